@@ -1,0 +1,192 @@
+"""Reference beats: tracked with librosa or read from a user's file, and the mapping
+from reference time to (fractional) beat and bar numbers.
+
+Beat files may be
+* one time [s] per line;
+* CSV with a header naming a time column (``time``, ``perf_time_sec``, ...) and
+  optionally a beat-number column (``score_beat``, ``beat``, ...), so gaps in the
+  annotation keep their numbering;
+* ``time beat_in_bar`` lines (whitespace or comma separated), whose 1s mark downbeats.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputFileError, ParameterError
+
+TIME_COLUMNS = ("time", "perf_time_sec", "time_sec", "seconds", "sec", "t", "beat_time", "onset_time")
+NUMBER_COLUMNS = ("score_beat", "beat", "beat_number", "beat_index", "score_onset_beat")
+
+
+@dataclass(frozen=True)
+class Beats:
+    """Beat times with their beat and bar numbers.
+
+    Attributes
+    ----------
+    times : np.ndarray [shape=(n,), seconds, increasing]
+    numbers : np.ndarray [shape=(n,)]
+        Beat number of each time, counting from 0 (gaps allowed).
+    bars : np.ndarray [shape=(n,)]
+        Fractional bar of each beat: bar 1 starts at 1.0; beat ``b`` of an ``N``-beat bar
+        sits at ``bar + b / N``.
+    beats_per_bar : int
+        Nominal metre (for display; ``bars`` carries the real bar lines).
+    source : str
+        ``"tracked"`` or the file the beats came from.
+    """
+
+    times: np.ndarray
+    numbers: np.ndarray
+    bars: np.ndarray
+    beats_per_bar: int
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def __repr__(self) -> str:
+        return f"Beats(n={len(self)}, beats_per_bar={self.beats_per_bar}, source={self.source!r})"
+
+    @classmethod
+    def from_numbers(cls, times: np.ndarray, numbers: np.ndarray, beats_per_bar: int, source: str) -> Beats:
+        if beats_per_bar < 1:
+            raise ParameterError(f"beats per bar must be at least 1, got {beats_per_bar}")
+        times = np.asarray(times, np.float64)
+        numbers = np.asarray(numbers, np.float64)
+        return cls(times, numbers, 1.0 + numbers / beats_per_bar, beats_per_bar, source)
+
+    def beat_at(self, ref_t: np.ndarray | float) -> np.ndarray | float:
+        """Fractional beat number at reference time(s) [s], extrapolated at the ends."""
+        return _interp_extrap(ref_t, self.times, self.numbers)
+
+    def bar_at(self, ref_t: np.ndarray | float) -> np.ndarray | float:
+        """Fractional bar number at reference time(s) [s] (bar 1 starts at 1.0)."""
+        return _interp_extrap(ref_t, self.times, self.bars)
+
+    def tempo_bpm(self) -> float:
+        """Median tempo [beats per minute] from the beat intervals (NaN with < 2 beats)."""
+        if len(self) < 2:
+            return float("nan")
+        return float(60.0 / np.median(np.diff(self.times) / np.diff(self.numbers)))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"beat_times": self.times, "beat_numbers": self.numbers, "beat_bars": self.bars}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], beats_per_bar: int, source: str) -> Beats:
+        return cls(
+            np.asarray(arrays["beat_times"]),
+            np.asarray(arrays["beat_numbers"]),
+            np.asarray(arrays["beat_bars"]),
+            beats_per_bar,
+            source,
+        )
+
+
+def _interp_extrap(x: np.ndarray | float, xp: np.ndarray, fp: np.ndarray) -> np.ndarray | float:
+    if len(xp) == 0:
+        return np.full(np.shape(x), np.nan) if np.ndim(x) else float("nan")
+    if len(xp) == 1:
+        return np.full(np.shape(x), fp[0]) if np.ndim(x) else float(fp[0])
+    y = np.interp(x, xp, fp)
+    # Continue the first and last beat intervals' rate beyond the annotated range.
+    lo = (fp[1] - fp[0]) / (xp[1] - xp[0])
+    hi = (fp[-1] - fp[-2]) / (xp[-1] - xp[-2])
+    y = np.where(np.asarray(x) < xp[0], fp[0] + (np.asarray(x) - xp[0]) * lo, y)
+    y = np.where(np.asarray(x) > xp[-1], fp[-1] + (np.asarray(x) - xp[-1]) * hi, y)
+    return y if np.ndim(x) else float(y)
+
+
+def track_beats(onset: np.ndarray, sr: int, hop: int, beats_per_bar: int = 4) -> Beats:
+    """Beats from librosa's beat tracker on an onset-strength envelope (one value per hop)."""
+    import librosa
+
+    if len(onset) < 4 or not np.any(onset > 0):
+        return Beats.from_numbers(np.zeros(0), np.zeros(0), beats_per_bar, "tracked")
+    _, times = librosa.beat.beat_track(
+        onset_envelope=np.asarray(onset, np.float64), sr=sr, hop_length=hop, units="time"
+    )
+    times = np.asarray(times, np.float64)
+    return Beats.from_numbers(times, np.arange(len(times), dtype=np.float64), beats_per_bar, "tracked")
+
+
+def _bad(path: Path, why: str) -> InputFileError:
+    return InputFileError(f"{path}: not a beat file ({why})")
+
+
+def load_beats(path: str | os.PathLike, beats_per_bar: int = 4) -> Beats:
+    """Read a beat file in any of the formats in the module docstring."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputFileError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _bad(path, type(exc).__name__) from exc
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    if not lines:
+        raise _bad(path, "it is empty")
+    first = lines[0].replace(",", " ").replace(";", " ").replace("\t", " ").split()
+    try:
+        [float(cell) for cell in first]
+        has_header = False
+    except ValueError:
+        has_header = True
+    beats = _from_csv(path, lines, beats_per_bar) if has_header else _from_columns(path, lines, beats_per_bar)
+    if len(beats) and np.any(np.diff(beats.times) <= 0):
+        raise _bad(path, "beat times must increase")
+    if np.any(beats.times < 0) or not np.all(np.isfinite(beats.times)):
+        raise _bad(path, "beat times must be finite and not negative")
+    return beats
+
+
+def _from_csv(path: Path, lines: list[str], beats_per_bar: int) -> Beats:
+    dialect = "excel-tab" if "\t" in lines[0] and "," not in lines[0] else "excel"
+    rows = list(csv.reader(lines, dialect=dialect))
+    header = [cell.strip().lower() for cell in rows[0]]
+    time_col = next((header.index(c) for c in TIME_COLUMNS if c in header), None)
+    if time_col is None:
+        raise _bad(path, f"no time column; expected one of {', '.join(TIME_COLUMNS)}")
+    num_col = next((header.index(c) for c in NUMBER_COLUMNS if c in header), None)
+    try:
+        times = np.array([float(r[time_col]) for r in rows[1:]])
+        numbers = np.array([float(r[num_col]) for r in rows[1:]]) if num_col is not None else np.arange(len(times))
+    except (ValueError, IndexError) as exc:
+        raise _bad(path, f"unreadable row ({exc})") from exc
+    return Beats.from_numbers(times, numbers.astype(np.float64), beats_per_bar, str(path))
+
+
+def _from_columns(path: Path, lines: list[str], beats_per_bar: int) -> Beats:
+    try:
+        rows = [[float(cell) for cell in line.replace(",", " ").split()] for line in lines]
+    except ValueError as exc:
+        raise _bad(path, str(exc)) from exc
+    widths = {len(r) for r in rows}
+    if widths == {1}:
+        times = np.array([r[0] for r in rows])
+        return Beats.from_numbers(times, np.arange(len(times), dtype=np.float64), beats_per_bar, str(path))
+    if widths == {2}:
+        times = np.array([r[0] for r in rows])
+        in_bar = np.array([r[1] for r in rows])
+        return _from_beat_in_bar(times, in_bar, str(path))
+    raise _bad(path, "expected one time per line, or 'time beat_in_bar' lines")
+
+
+def _from_beat_in_bar(times: np.ndarray, in_bar: np.ndarray, source: str) -> Beats:
+    """Bars from ``beat_in_bar`` counts; each bar's length is its largest count."""
+    downbeat = in_bar == 1
+    bar_index = np.cumsum(downbeat)  # beats before the first downbeat are a pickup in bar 0
+    bars = np.empty(len(times))
+    for b in np.unique(bar_index):
+        sel = bar_index == b
+        length = max(in_bar[sel].max(), 1.0)
+        bars[sel] = b + (in_bar[sel] - 1.0) / length
+    metre = int(np.median(in_bar[np.r_[downbeat[1:], False]])) if downbeat.sum() > 1 else int(in_bar.max())
+    return Beats(times, np.arange(len(times), dtype=np.float64), bars, max(metre, 1), source)

@@ -1,0 +1,113 @@
+"""The configuration object stored with every reference.
+
+A reference is only ever compared with audio processed by the *same* configuration
+and feature-code version; :func:`Config.compatible_with` tells why not otherwise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ParameterError
+
+#: Bump whenever the meaning or computation of a stored feature changes; stored
+#: references with another version are refused (or rebuilt from their audio).
+FEATURE_VERSION = 1
+
+#: Pitch backends a reference can be built with ("auto" is resolved before storing).
+PITCH_BACKENDS = ("spice", "yin")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Feature-extraction settings.
+
+    Parameters
+    ----------
+    sr : int > 0 [Hz]
+        Model sample rate; all audio is down-mixed and resampled to it.
+    hop : int > 0 [samples]
+        Frame hop at ``sr``. 512 at 16 kHz (32 ms) is SPICE's native grid.
+    n_fft : int > 0 [samples]
+        Window of the spectrum that onset bands and chroma are computed from.
+    n_bands : int > 0
+        Mel bands of the onset (spectral flux) feature.
+    fmin, fmax : float [Hz]
+        Frequency range of the onset bands.
+    chroma : bool
+        Whether frames carry a 12-bin chroma vector (polyphonic material).
+    pitch_backend : {"spice", "yin"}
+        How pitch is estimated.
+    gate_db : float [dBFS]
+        Frames quieter than this are unvoiced whatever the pitch model says.
+    yin_frame : int > 0 [samples]
+        YIN analysis window (two periods of ``yin_fmin`` must fit in half of it).
+    yin_fmin, yin_fmax : float [Hz]
+        YIN search range.
+    """
+
+    sr: int = 16000
+    hop: int = 512
+    n_fft: int = 1024
+    n_bands: int = 84
+    fmin: float = 30.0
+    fmax: float = 8000.0
+    chroma: bool = True
+    pitch_backend: str = "yin"
+    gate_db: float = -50.0
+    yin_frame: int = 2048
+    yin_fmin: float = 40.0
+    yin_fmax: float = 2000.0
+    version: int = field(default=FEATURE_VERSION)
+
+    def __post_init__(self) -> None:
+        for name in ("sr", "hop", "n_fft", "n_bands", "yin_frame"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value <= 0:
+                raise ParameterError(f"config.{name} must be a positive integer, got {value!r}")
+        if self.pitch_backend not in PITCH_BACKENDS:
+            raise ParameterError(
+                f"unknown pitch backend {self.pitch_backend!r}; choose one of {', '.join(PITCH_BACKENDS)}"
+            )
+        if not 0 < self.fmin < self.fmax <= self.sr / 2:
+            raise ParameterError(f"need 0 < fmin < fmax <= sr/2, got fmin={self.fmin}, fmax={self.fmax}, sr={self.sr}")
+        if self.n_fft < self.hop:
+            raise ParameterError(f"n_fft ({self.n_fft}) must be at least hop ({self.hop})")
+
+    @property
+    def frame_rate(self) -> float:
+        """Frames per second."""
+        return self.sr / self.hop
+
+    @property
+    def frame_seconds(self) -> float:
+        """Seconds per frame (the hop)."""
+        return self.hop / self.sr
+
+    def replace(self, **changes: Any) -> Config:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Config:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ParameterError(f"unknown configuration keys: {', '.join(unknown)}")
+        return cls(**data)
+
+    def incompatibility(self, other: Config) -> str | None:
+        """Why features made with ``other`` cannot be compared with ours (None if they can)."""
+        if other.version != self.version:
+            return f"feature-code version {other.version} differs from this matcher's {self.version}"
+        diffs = [
+            f"{f.name}={getattr(other, f.name)!r} (here {getattr(self, f.name)!r})"
+            for f in dataclasses.fields(self)
+            if getattr(other, f.name) != getattr(self, f.name)
+        ]
+        return "configuration differs: " + ", ".join(diffs) if diffs else None

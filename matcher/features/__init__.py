@@ -1,0 +1,18 @@
+"""Feature extraction: one incremental pipeline for files and live input."""
+
+from .frames import Frames
+from .pitch import PITCH_CHOICES, SPICE_ENV, PitchModel, PitchStream, YinModel, hz_to_midi, resolve_backend
+from .stream import FeatureStream, extract
+
+__all__ = [
+    "PITCH_CHOICES",
+    "SPICE_ENV",
+    "FeatureStream",
+    "Frames",
+    "PitchModel",
+    "PitchStream",
+    "YinModel",
+    "extract",
+    "hz_to_midi",
+    "resolve_backend",
+]

@@ -1,0 +1,84 @@
+"""Spectral features, frame by frame: level, onset flux over mel bands, chroma.
+
+librosa supplies the filterbanks; the framing is done here so that a stream of
+blocks gives exactly the frames a whole signal gives (librosa's own STFT works on
+whole signals only). Frame ``k`` covers samples ``k*hop - n_fft/2 .. k*hop + n_fft/2``
+with zeros before the start and after the end, as ``librosa.stft(center=True,
+pad_mode="constant")`` does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..config import Config
+from .buffer import SampleBuffer
+
+#: Floor added to band energies before the log, so digital silence has a finite level.
+ENERGY_FLOOR = 1e-10
+
+
+class SpectralStream:
+    """Streaming level / flux / chroma extractor.
+
+    ``push`` returns the features of every frame whose window is complete;
+    ``flush`` (end of stream) returns the rest, up to ``1 + n_samples // hop`` frames.
+    """
+
+    def __init__(self, config: Config) -> None:
+        import librosa
+
+        self.config = config
+        self.half = config.n_fft // 2
+        self.window = np.hanning(config.n_fft + 1)[:-1].astype(np.float32)  # periodic Hann
+        self.mel = librosa.filters.mel(
+            sr=config.sr, n_fft=config.n_fft, n_mels=config.n_bands, fmin=config.fmin, fmax=config.fmax
+        ).astype(np.float32)
+        self.chroma_fb = (
+            librosa.filters.chroma(sr=config.sr, n_fft=config.n_fft).astype(np.float32) if config.chroma else None
+        )
+        self.buffer = SampleBuffer()
+        self.next_frame = 0
+        self.prev_log_bands: np.ndarray | None = None
+
+    def _frames(self, k0: int, k1: int, end: int) -> np.ndarray:
+        """Windows of frames ``k0..k1-1``; samples at or after ``end`` read as zeros."""
+        hop, n_fft = self.config.hop, self.config.n_fft
+        a, b = k0 * hop - self.half, (k1 - 1) * hop - self.half + n_fft
+        seg = self.buffer.get(a, min(b, end))
+        if len(seg) < b - a:
+            seg = np.concatenate([seg, np.zeros(b - a - len(seg), np.float32)])
+        return np.lib.stride_tricks.sliding_window_view(seg, n_fft)[::hop]
+
+    def _compute(self, k0: int, k1: int, end: int) -> dict[str, np.ndarray]:
+        frames = self._frames(k0, k1, end)
+        db = 10.0 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + ENERGY_FLOOR)
+        power = np.abs(np.fft.rfft(frames * self.window, axis=1)) ** 2
+        log_bands = 10.0 * np.log10(power @ self.mel.T + ENERGY_FLOOR)
+        prev = log_bands[:1] if self.prev_log_bands is None else self.prev_log_bands[None, :]
+        flux = np.maximum(np.diff(log_bands, axis=0, prepend=prev), 0.0)
+        self.prev_log_bands = log_bands[-1]
+        chroma = power @ self.chroma_fb.T if self.chroma_fb is not None else np.zeros((len(frames), 12))
+        return {
+            "db": db.astype(np.float32),
+            "flux": flux.astype(np.float32),
+            "onset": flux.mean(axis=1).astype(np.float32),
+            "chroma": chroma.astype(np.float32),
+        }
+
+    def _emit(self, k1: int, end: int) -> dict[str, np.ndarray] | None:
+        if k1 <= self.next_frame:
+            return None
+        out = self._compute(self.next_frame, k1, end)
+        self.next_frame = k1
+        self.buffer.drop_before(k1 * self.config.hop - self.half)
+        return out
+
+    def push(self, block: np.ndarray) -> dict[str, np.ndarray] | None:
+        self.buffer.append(block)
+        # Frame k is complete once sample k*hop + n_fft/2 - 1 has arrived.
+        k1 = (self.buffer.end - self.half) // self.config.hop + 1 if self.buffer.end >= self.half else 0
+        return self._emit(k1, self.buffer.end)
+
+    def flush(self) -> dict[str, np.ndarray] | None:
+        return self._emit(1 + self.buffer.end // self.config.hop, self.buffer.end)

@@ -1,0 +1,122 @@
+"""FeatureStream: the one feature pipeline, for files and microphones alike.
+
+Offline extraction pushes a whole file block by block; live input pushes microphone
+blocks. Either way ``push`` returns the frames that are *settled* — no later audio can
+change them — and these are equal whatever the block sizes were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import numpy as np
+
+from ..config import Config
+from ..errors import ParameterError
+from .frames import Frames
+from .pitch import PitchModel, PitchStream, load_pitch_model
+from .spectral import SpectralStream
+
+
+class FeatureStream:
+    """Incremental feature extraction.
+
+    Parameters
+    ----------
+    config : Config
+        Frame grid and feature settings.
+    pitch_model : PitchModel, optional
+        Loaded pitch model; by default the one ``config.pitch_backend`` names.
+
+    Examples
+    --------
+    >>> stream = FeatureStream(Config())
+    >>> frames = stream.push(block)          # settled frames so far (maybe none)
+    >>> tail = stream.flush()                # end of stream: the remaining frames
+    """
+
+    def __init__(self, config: Config, pitch_model: PitchModel | None = None) -> None:
+        self.config = config
+        self.pitch_model = pitch_model or load_pitch_model(config)
+        if self.pitch_model.name != config.pitch_backend:
+            raise ParameterError(
+                f"pitch model {self.pitch_model.name!r} does not match config.pitch_backend {config.pitch_backend!r}"
+            )
+        if self.pitch_model.hop != config.hop:
+            raise ParameterError(f"pitch model hop {self.pitch_model.hop} differs from config.hop {config.hop}")
+        self.spectral = SpectralStream(config)
+        self.pitch = PitchStream(self.pitch_model)
+        self._spec: list[dict[str, np.ndarray]] = []
+        self._pitch: list[tuple[np.ndarray, np.ndarray]] = []
+        self.n_samples = 0
+        self.n_frames = 0  # frames returned so far
+
+    @property
+    def lookahead_frames(self) -> int:
+        """How many frames behind the newest audio the newest settled frame lies."""
+        return max(self.pitch_model.right_context, -(-self.config.n_fft // 2 // self.config.hop))
+
+    def push(self, block: np.ndarray) -> Frames:
+        """Add mono float32 samples at ``config.sr``; return the newly settled frames."""
+        block = np.asarray(block, dtype=np.float32)
+        if block.ndim != 1:
+            raise ParameterError(f"FeatureStream.push needs mono samples, got shape {block.shape}")
+        self.n_samples += len(block)
+        self._collect(self.spectral.push(block), self.pitch.push(block))
+        return self._emit()
+
+    def flush(self) -> Frames:
+        """End of stream: the frames not yet returned (``1 + n_samples // hop`` in all)."""
+        self._collect(self.spectral.flush(), self.pitch.flush())
+        return self._emit()
+
+    def _collect(self, spec: dict[str, np.ndarray] | None, pitch: tuple[np.ndarray, np.ndarray]) -> None:
+        if spec is not None:
+            self._spec.append(spec)
+        if len(pitch[0]):
+            self._pitch.append(pitch)
+
+    def _emit(self) -> Frames:
+        n_spec = sum(len(s["db"]) for s in self._spec)
+        n_pitch = sum(len(p[0]) for p in self._pitch)
+        n = min(n_spec, n_pitch)
+        if n == 0:
+            return Frames.empty(self.config.n_bands)
+        spec = {key: np.concatenate([s[key] for s in self._spec]) for key in self._spec[0]}
+        midi = np.concatenate([p[0] for p in self._pitch])
+        conf = np.concatenate([p[1] for p in self._pitch])
+        self._spec = [{key: value[n:] for key, value in spec.items()}] if n_spec > n else []
+        self._pitch = [(midi[n:], conf[n:])] if n_pitch > n else []
+        self.n_frames += n
+        return self._gate(spec["db"][:n], midi[:n], conf[:n], {key: value[:n] for key, value in spec.items()})
+
+    def _gate(self, db: np.ndarray, midi: np.ndarray, conf: np.ndarray, spec: dict[str, np.ndarray]) -> Frames:
+        # Silence and near-silence are unvoiced whatever the model says (SPICE reports
+        # confident pitch on silence); confident frames keep their pitch.
+        audible = db >= self.config.gate_db
+        conf = np.where(audible, conf, 0.0).astype(np.float32)
+        voiced = audible & (conf >= self.pitch_model.voicing_threshold) & np.isfinite(midi)
+        midi = np.where(voiced, midi, np.nan).astype(np.float32)
+        return Frames(
+            midi=midi, confidence=conf, db=spec["db"], onset=spec["onset"], flux=spec["flux"], chroma=spec["chroma"]
+        )
+
+
+def extract(
+    blocks: Iterable[np.ndarray],
+    config: Config,
+    pitch_model: PitchModel | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Frames:
+    """Push every block through one :class:`FeatureStream`; all frames of the stream.
+
+    ``progress`` is called with the number of samples consumed after each block.
+    """
+    stream = FeatureStream(config, pitch_model)
+    parts = []
+    for block in blocks:
+        parts.append(stream.push(block))
+        if progress is not None:
+            progress(len(block))
+    parts.append(stream.flush())
+    return Frames.concat(parts, config.n_bands)

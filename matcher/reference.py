@@ -1,0 +1,277 @@
+"""References (features + beats of a performance) and the on-disk reference store.
+
+Store layout (``--store DIR``, else ``$MATCHER_HOME``, else ``./references``)::
+
+    index.json        {"format": 1, "references": {name: metadata}}
+    <name>.npz        feature and beat arrays (loaded with allow_pickle=False)
+    .lock             serialises index updates between processes
+
+Every write goes to a temporary file in the store and is renamed over the target,
+so a crash leaves either the old or the new state, never half a file. The feature
+file's SHA-256 is kept in the index and checked on load.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .audio import audio_info, file_blocks, file_sha256
+from .beats import Beats, load_beats, track_beats
+from .config import Config
+from .errors import InputFileError, ParameterError, StoreError
+from .features import Frames, PitchModel, extract
+
+STORE_ENV = "MATCHER_HOME"
+INDEX_FORMAT = 1
+_NAME = re.compile(r"^[\w][\w.+-]{0,99}$")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A preprocessed performance: its frames, beats, configuration and provenance."""
+
+    name: str
+    frames: Frames
+    beats: Beats
+    config: Config
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        pitch = self.config.pitch_backend
+        return f"Reference({self.name!r}, {self.duration:.1f} s, {len(self.beats)} beats, pitch={pitch})"
+
+    @property
+    def duration(self) -> float:
+        """Length of the reference audio [s]."""
+        return float(self.meta.get("duration", len(self.frames) * self.config.frame_seconds))
+
+    @property
+    def times(self) -> np.ndarray:
+        """Reference time [s] of each frame (its centre)."""
+        return np.arange(len(self.frames)) * self.config.frame_seconds
+
+    def summary(self) -> dict[str, Any]:
+        """Metadata plus a few figures worth showing (JSON-ready)."""
+        voiced = self.frames.voiced
+        return {
+            **self.meta,
+            "frames": len(self.frames),
+            "voiced_share": float(voiced.mean()) if len(voiced) else 0.0,
+            "median_midi": float(np.nanmedian(self.frames.midi)) if voiced.any() else None,
+            "beats": len(self.beats),
+            "tempo_bpm": None if len(self.beats) < 2 else round(self.beats.tempo_bpm(), 2),
+            "beats_per_bar": self.beats.beats_per_bar,
+        }
+
+
+def default_store_path() -> Path:
+    return Path(os.environ.get(STORE_ENV) or "references")
+
+
+def name_from_path(path: str | os.PathLike) -> str:
+    """A store name from a file name: its stem with unusual characters replaced."""
+    stem = re.sub(r"[^\w.+-]+", "_", Path(path).stem).strip("._") or "reference"
+    return stem[:100]
+
+
+def check_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise ParameterError(
+            f"bad reference name {name!r}: use letters, digits, '_', '-', '.', '+' (up to 100, not starting with '.')"
+        )
+    return name
+
+
+def build_reference(
+    audio_path: str | os.PathLike,
+    config: Config,
+    pitch_model: PitchModel,
+    name: str | None = None,
+    beats_path: str | os.PathLike | None = None,
+    beats_per_bar: int = 4,
+    progress: Callable[[int, int], None] | None = None,
+) -> Reference:
+    """Preprocess an audio file into a :class:`Reference`.
+
+    ``progress(done, total)`` is called with model-rate samples processed so far.
+    Silent audio is refused: there would be nothing to follow.
+    """
+    info = audio_info(audio_path)
+    total = int(info.duration * config.sr)
+    done = 0
+
+    def step(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress is not None:
+            progress(done, total)
+
+    frames = extract((block for block, _ in file_blocks(audio_path, config.sr)), config, pitch_model, step)
+    if len(frames) == 0 or float(np.max(frames.db)) < config.gate_db:
+        raise InputFileError(f"{info.path}: audio is silent (below {config.gate_db:g} dBFS throughout)")
+    if beats_path is not None:
+        beats = load_beats(beats_path, beats_per_bar)
+    else:
+        beats = track_beats(frames.onset, config.sr, config.hop, beats_per_bar)
+    meta = {
+        "name": check_name(name or name_from_path(audio_path)),
+        "source": str(Path(audio_path).resolve()),
+        "sha256": file_sha256(audio_path),
+        "duration": done / config.sr,
+        "source_rate": info.sr,
+        "source_channels": info.channels,
+        "config": config.to_dict(),
+        "feature_version": config.version,
+        "pitch_backend": pitch_model.name,
+        "pitch_model": pitch_model.handle,
+        "beats_source": beats.source,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    return Reference(meta["name"], frames, beats, config, meta)
+
+
+class ReferenceStore:
+    """References on disk, safe against crashes and concurrent writers."""
+
+    def __init__(self, root: str | os.PathLike | None = None) -> None:
+        self.root = Path(root) if root is not None else default_store_path()
+
+    def __repr__(self) -> str:
+        return f"ReferenceStore({str(self.root)!r})"
+
+    # -- reading -------------------------------------------------------------------
+
+    def index(self) -> dict[str, dict[str, Any]]:
+        """Metadata of every stored reference, by name."""
+        path = self.root / "index.json"
+        if not path.exists():
+            return {}
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            refs = data["references"]
+            if not isinstance(refs, dict):
+                raise TypeError("references is not an object")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise StoreError(f"{path}: store index is unreadable ({exc}); fix or remove it") from exc
+        return refs
+
+    def names(self) -> list[str]:
+        return sorted(self.index())
+
+    def find_by_hash(self, sha256: str) -> list[str]:
+        return sorted(name for name, meta in self.index().items() if meta.get("sha256") == sha256)
+
+    def meta(self, name: str) -> dict[str, Any]:
+        index = self.index()
+        if name not in index:
+            known = ", ".join(sorted(index)) or "none stored"
+            raise StoreError(f"no reference named {name!r} in {self.root} (have: {known})")
+        return index[name]
+
+    def load(self, name: str, expect: Config | None = None) -> Reference:
+        """Load a reference; refuse it when its feature file is corrupt or when it was
+        built with a configuration or feature version other than ``expect``."""
+        meta = self.meta(name)
+        path = self.root / meta["file"]
+        try:
+            digest = file_sha256(path)
+        except OSError as exc:
+            raise StoreError(f"reference {name!r}: feature file {path} is missing ({exc})") from exc
+        if digest != meta.get("file_sha256"):
+            raise StoreError(f"reference {name!r}: feature file {path} is corrupt (hash mismatch); add it again")
+        try:
+            config = Config.from_dict(meta["config"])
+        except (ParameterError, KeyError, TypeError) as exc:
+            raise StoreError(f"reference {name!r}: stored configuration is unusable ({exc}); add it again") from exc
+        if expect is not None:
+            why = expect.incompatibility(config)
+            if why:
+                raise StoreError(
+                    f"reference {name!r} was built with another configuration ({why}); "
+                    f"rebuild it: matcher reference add {meta.get('source', 'AUDIO')} --name {name} --force"
+                )
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {key: data[key] for key in data.files}
+            frames = Frames.from_arrays(arrays)
+            beats = Beats.from_arrays(arrays, int(meta.get("beats_per_bar", 4)), meta.get("beats_source", ""))
+        except (OSError, ValueError, KeyError) as exc:
+            raise StoreError(f"reference {name!r}: feature file {path} is unreadable ({exc})") from exc
+        return Reference(name, frames, beats, config, meta)
+
+    # -- writing -------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            lock = open(self.root / ".lock", "a+")  # noqa: SIM115 - held for the with-block
+        except OSError as exc:
+            raise StoreError(f"cannot write the reference store at {self.root}: {exc.strerror or exc}") from exc
+        with lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
+    def _write_atomic(self, target: Path, write: Callable[[Any], None]) -> None:
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-", suffix=target.suffix)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                write(f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+    def _write_index(self, refs: dict[str, dict[str, Any]]) -> None:
+        payload = json.dumps({"format": INDEX_FORMAT, "references": refs}, indent=1, sort_keys=True).encode()
+        self._write_atomic(self.root / "index.json", lambda f: f.write(payload))
+
+    def add(self, reference: Reference, replace: bool = False) -> dict[str, Any]:
+        """Store a reference (atomically); an existing name needs ``replace=True``."""
+        name = check_name(reference.name)
+        arrays = {**reference.frames.arrays(), **reference.beats.arrays()}
+        with self._locked():
+            index = self.index()
+            if name in index and not replace:
+                raise StoreError(f"a reference named {name!r} exists already; pass --force to replace it")
+            # A fresh file name per version: the index switches atomically from the old to the new file.
+            fname = f"{name}.{hashlib.sha1(os.urandom(8)).hexdigest()[:8]}.npz"
+            try:
+                self._write_atomic(self.root / fname, lambda f: np.savez(f, **arrays))
+            except OSError as exc:
+                raise StoreError(f"cannot write to the reference store at {self.root}: {exc}") from exc
+            meta = {**reference.meta, "name": name, "file": fname, "file_sha256": file_sha256(self.root / fname)}
+            meta["beats_per_bar"] = reference.beats.beats_per_bar
+            old = index.get(name, {}).get("file")
+            index[name] = meta
+            self._write_index(index)
+            if old and old != fname:
+                with contextlib.suppress(OSError):
+                    (self.root / old).unlink()
+        return meta
+
+    def remove(self, name: str) -> None:
+        with self._locked():
+            index = self.index()
+            if name not in index:
+                raise StoreError(f"no reference named {name!r} in {self.root}")
+            meta = index.pop(name)
+            self._write_index(index)
+            with contextlib.suppress(OSError):
+                (self.root / meta["file"]).unlink()

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Debian libraries matcher needs beside its Python packages: PortAudio for sounddevice
+# (live input) and libsndfile for soundfile. Installed with apt-get when running as root;
+# otherwise a clear message says what to install.
+set -euo pipefail
+packages=(libportaudio2 libsndfile1)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if ! command -v apt-get >/dev/null; then
+  echo "setup: please install the PortAudio and libsndfile libraries (${missing[*]} on Debian)" >&2
+  exit 0  # the pip wheels of soundfile bundle libsndfile; only live input needs PortAudio
+fi
+if [ "$(id -u)" -eq 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+else
+  echo "setup: missing Debian packages ${missing[*]}; run: sudo apt-get install ${missing[*]}" >&2
+fi
