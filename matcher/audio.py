@@ -93,13 +93,20 @@ def _native_blocks(path: Path, info: AudioInfo) -> Iterator[np.ndarray]:
     import soundfile as sf
 
     blocksize = max(1, int(FILE_BLOCK_SECONDS * info.sr))
+    started = False
+    sf_error: Exception | None = None
     try:
         with sf.SoundFile(str(path)) as f:
-            for block in f.blocks(blocksize=blocksize, dtype="float32", always_2d=True):
+            # Not f.blocks(): when a file decodes to fewer frames than its header
+            # promises (a truncated MP3), blocks() yields uninitialised memory.
+            while len(block := f.read(blocksize, dtype="float32", always_2d=True)):
+                started = True
                 yield to_mono(block)
         return
-    except sf.LibsndfileError:
-        pass
+    except sf.LibsndfileError as exc:
+        if started:  # failed part-way (a truncated FLAC): restarting with audioread would repeat audio
+            raise InputFileError(f"{path}: cannot decode audio ({exc})") from exc
+        sf_error = exc
     except RuntimeError as exc:  # soundfile reports truncated data this way
         raise InputFileError(f"{path}: cannot decode audio ({exc})") from exc
     import audioread
@@ -110,7 +117,8 @@ def _native_blocks(path: Path, info: AudioInfo) -> Iterator[np.ndarray]:
                 pcm = np.frombuffer(buf, dtype="<i2").astype(np.float32) / 32768.0
                 yield to_mono(pcm.reshape(-1, f.channels))
     except Exception as exc:
-        raise InputFileError(f"{path}: cannot decode audio ({type(exc).__name__}: {exc})") from exc
+        why = sf_error or f"{type(exc).__name__}: {exc}"  # libsndfile knows more when it read the header
+        raise InputFileError(f"{path}: cannot decode audio ({why})") from exc
 
 
 def file_blocks(path: str | os.PathLike, sr: int) -> Iterator[tuple[np.ndarray, float]]:
@@ -154,3 +162,19 @@ def file_sha256(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def paced(blocks: Iterator[tuple[np.ndarray, float]], sr: int, block: int = 256) -> Iterator[tuple[np.ndarray, float]]:
+    """Re-cut ``(block, t)`` pairs into ``block``-sample pieces delivered in real time, as a
+    microphone would: each piece is yielded once its last sample would have been heard."""
+    import time
+
+    start = time.monotonic()
+    for samples, t0 in blocks:
+        for i in range(0, len(samples), block):
+            piece = samples[i : i + block]
+            due = start + t0 + (i + len(piece)) / sr
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            yield piece, t0 + i / sr

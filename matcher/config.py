@@ -29,13 +29,17 @@ class Config:
     sr : int > 0 [Hz]
         Model sample rate; all audio is down-mixed and resampled to it.
     hop : int > 0 [samples]
-        Frame hop at ``sr``. 512 at 16 kHz (32 ms) is SPICE's native grid.
+        Frame hop at ``sr``. 256 at 16 kHz (16 ms): half SPICE's native grid (SPICE values are
+        held for two frames); the follower measured better on the finer grid.
     n_fft : int > 0 [samples]
         Window of the spectrum that onset bands and chroma are computed from.
     n_bands : int > 0
         Mel bands of the onset (spectral flux) feature.
     fmin, fmax : float [Hz]
         Frequency range of the onset bands.
+    flux_floor_db : float [dB]
+        Floor added to mel-band energies before the log: band changes far below it
+        (noise in quiet passages) make almost no flux.
     chroma : bool
         Whether frames carry a 12-bin chroma vector (polyphonic material).
     pitch_backend : {"spice", "yin"}
@@ -49,11 +53,12 @@ class Config:
     """
 
     sr: int = 16000
-    hop: int = 512
+    hop: int = 256
     n_fft: int = 1024
     n_bands: int = 84
     fmin: float = 30.0
     fmax: float = 8000.0
+    flux_floor_db: float = -40.0
     chroma: bool = True
     pitch_backend: str = "yin"
     gate_db: float = -50.0

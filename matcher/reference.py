@@ -158,6 +158,7 @@ class ReferenceStore:
         """Metadata of every stored reference, by name."""
         path = self.root / "index.json"
         if not path.exists():
+            self._check_folder()
             return {}
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -214,8 +215,15 @@ class ReferenceStore:
 
     # -- writing -------------------------------------------------------------------
 
+    def _check_folder(self) -> None:
+        """Refuse a store path that is, or lies inside, a regular file."""
+        blocker = next((p for p in (self.root, *self.root.parents) if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            raise StoreError(f"cannot use the reference store at {self.root}: {blocker} is a file, not a folder")
+
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
+        self._check_folder()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             lock = open(self.root / ".lock", "a+")  # noqa: SIM115 - held for the with-block
@@ -226,16 +234,21 @@ class ReferenceStore:
             yield
 
     def _write_atomic(self, target: Path, write: Callable[[Any], None]) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-", suffix=target.suffix)
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-", suffix=target.suffix)
+        except OSError as exc:
+            raise StoreError(f"cannot write to the reference store at {self.root}: {exc}") from exc
         try:
             with os.fdopen(fd, "wb") as f:
                 write(f)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, target)
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+            if isinstance(exc, OSError):  # disk full, permissions: one line from the CLI, not a traceback
+                raise StoreError(f"cannot write to the reference store at {self.root}: {exc}") from exc
             raise
 
     def _write_index(self, refs: dict[str, dict[str, Any]]) -> None:
@@ -252,15 +265,17 @@ class ReferenceStore:
                 raise StoreError(f"a reference named {name!r} exists already; pass --force to replace it")
             # A fresh file name per version: the index switches atomically from the old to the new file.
             fname = f"{name}.{hashlib.sha1(os.urandom(8)).hexdigest()[:8]}.npz"
-            try:
-                self._write_atomic(self.root / fname, lambda f: np.savez(f, **arrays))
-            except OSError as exc:
-                raise StoreError(f"cannot write to the reference store at {self.root}: {exc}") from exc
+            self._write_atomic(self.root / fname, lambda f: np.savez(f, **arrays))
             meta = {**reference.meta, "name": name, "file": fname, "file_sha256": file_sha256(self.root / fname)}
             meta["beats_per_bar"] = reference.beats.beats_per_bar
             old = index.get(name, {}).get("file")
             index[name] = meta
-            self._write_index(index)
+            try:
+                self._write_index(index)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    (self.root / fname).unlink()  # not in the index: would never be cleaned up
+                raise
             if old and old != fname:
                 with contextlib.suppress(OSError):
                     (self.root / old).unlink()

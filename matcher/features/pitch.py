@@ -98,6 +98,27 @@ class YinModel:
         return hz.astype(np.float32), np.clip(confidence, 0.0, 1.0).astype(np.float32)
 
 
+class NoPitch:
+    """A stand-in model that reports every frame unvoiced, at no cost and no look-ahead.
+
+    The follower's cost does not use pitch by default (measured: it did not help), so
+    live following need not wait for a pitch model's look-ahead; ``name`` is the
+    backend the frames would otherwise carry, so they still match their reference.
+    """
+
+    handle = ""
+    left_context = right_context = 0
+    voicing_threshold = 1.0
+
+    def __init__(self, config: Config) -> None:
+        self.name = config.pitch_backend
+        self.hop = config.hop
+
+    def __call__(self, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        n = 1 + len(audio) // self.hop
+        return np.zeros(n, np.float32), np.zeros(n, np.float32)
+
+
 class PitchStream:
     """Runs a :class:`PitchModel` over a stream, each frame with its full context.
 

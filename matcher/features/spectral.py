@@ -37,6 +37,7 @@ class SpectralStream:
         self.chroma_fb = (
             librosa.filters.chroma(sr=config.sr, n_fft=config.n_fft).astype(np.float32) if config.chroma else None
         )
+        self.floor = 10.0 ** (config.flux_floor_db / 10.0)
         self.buffer = SampleBuffer()
         self.next_frame = 0
         self.prev_log_bands: np.ndarray | None = None
@@ -54,7 +55,7 @@ class SpectralStream:
         frames = self._frames(k0, k1, end)
         db = 10.0 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + ENERGY_FLOOR)
         power = np.abs(np.fft.rfft(frames * self.window, axis=1)) ** 2
-        log_bands = 10.0 * np.log10(power @ self.mel.T + ENERGY_FLOOR)
+        log_bands = 10.0 * np.log10(power @ self.mel.T + self.floor)
         prev = log_bands[:1] if self.prev_log_bands is None else self.prev_log_bands[None, :]
         flux = np.maximum(np.diff(log_bands, axis=0, prepend=prev), 0.0)
         self.prev_log_bands = log_bands[-1]

@@ -42,8 +42,10 @@ class FeatureStream:
             raise ParameterError(
                 f"pitch model {self.pitch_model.name!r} does not match config.pitch_backend {config.pitch_backend!r}"
             )
-        if self.pitch_model.hop != config.hop:
-            raise ParameterError(f"pitch model hop {self.pitch_model.hop} differs from config.hop {config.hop}")
+        if self.pitch_model.hop % config.hop:
+            raise ParameterError(f"pitch model hop {self.pitch_model.hop} is not a multiple of config.hop {config.hop}")
+        # A model on a coarser grid (SPICE: 512 samples) holds each value for this many frames.
+        self.pitch_repeat = self.pitch_model.hop // config.hop
         self.spectral = SpectralStream(config)
         self.pitch = PitchStream(self.pitch_model)
         self._spec: list[dict[str, np.ndarray]] = []
@@ -52,9 +54,10 @@ class FeatureStream:
         self.n_frames = 0  # frames returned so far
 
     @property
-    def lookahead_frames(self) -> int:
-        """How many frames behind the newest audio the newest settled frame lies."""
-        return max(self.pitch_model.right_context, -(-self.config.n_fft // 2 // self.config.hop))
+    def lookahead_samples(self) -> int:
+        """How far [samples] the newest settled frame's centre lies behind the newest audio (at most)."""
+        pitch = self.pitch_model.right_context * self.pitch_model.hop
+        return max(pitch, self.config.n_fft // 2)
 
     def push(self, block: np.ndarray) -> Frames:
         """Add mono float32 samples at ``config.sr``; return the newly settled frames."""
@@ -68,13 +71,20 @@ class FeatureStream:
     def flush(self) -> Frames:
         """End of stream: the frames not yet returned (``1 + n_samples // hop`` in all)."""
         self._collect(self.spectral.flush(), self.pitch.flush())
+        total = 1 + self.n_samples // self.config.hop
+        # Repeated coarse pitch frames may run past the last frame of the stream.
+        keep = total - self.n_frames
+        if self._pitch:
+            midi = np.concatenate([p[0] for p in self._pitch])[:keep]
+            conf = np.concatenate([p[1] for p in self._pitch])[:keep]
+            self._pitch = [(midi, conf)]
         return self._emit()
 
     def _collect(self, spec: dict[str, np.ndarray] | None, pitch: tuple[np.ndarray, np.ndarray]) -> None:
         if spec is not None:
             self._spec.append(spec)
         if len(pitch[0]):
-            self._pitch.append(pitch)
+            self._pitch.append(tuple(np.repeat(a, self.pitch_repeat) for a in pitch))
 
     def _emit(self) -> Frames:
         n_spec = sum(len(s["db"]) for s in self._spec)

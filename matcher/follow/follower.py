@@ -1,0 +1,249 @@
+"""Follower: where in the reference is the player, and how fast are they going.
+
+``Follower(reference).step(frame)`` for live use, ``Follower.steps(frames)`` for many
+frames at once (a file); both run the same numba kernel
+(:func:`matcher.follow.kernels.follow_chunk`) over state allocated once, sized by the
+search band, never by the piece.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from ..errors import ParameterError
+from ..features import Frames
+from ..reference import Reference
+from . import kernels as K
+from .costs import CostWeights, cost_vectors, flux_scale
+
+STATE_FOLLOWING = "following"
+STATE_LOST = "lost"
+
+
+@dataclass(frozen=True)
+class FollowParams:
+    """Follower settings (chosen by measurement with ``tools/eval_follow.py``).
+
+    band_s : float > 0 [s]            search band either side of the current position
+    hold_penalty, skip_penalty : float >= 0 [cost units]
+        Price of a take frame on which the reference holds still / jumps two frames.
+    tempo_window_s : float > 0 [s]    how much recent path the tempo is the slope of
+    gate_s : float > 0 [s]            estimates further than this from the tempo's
+                                      prediction are outliers
+    alpha : float in (0, 1]           how far an accepted estimate pulls the position
+    jump_after_s : float > 0 [s]      outliers persisting this long are accepted (a jump)
+    tempo_min, tempo_max : float      bounds of the tempo ratio
+    quality_time_s : float > 0 [s]    time constant of the match-quality average
+    lost_below : float                match quality under which the state is ``lost``
+    """
+
+    band_s: float = 10.0
+    hold_penalty: float = 0.3
+    skip_penalty: float = 0.0
+    tempo_window_s: float = 3.0
+    gate_s: float = 0.5
+    alpha: float = 1.0
+    jump_after_s: float = 1.0
+    tempo_min: float = 0.25
+    tempo_max: float = 4.0
+    quality_time_s: float = 1.0
+    lost_below: float = 0.05
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not np.isfinite(value) or value < 0:
+                raise ParameterError(f"FollowParams.{f.name} must be a finite number >= 0, got {value!r}")
+        if not 0 < self.alpha <= 1:
+            raise ParameterError(f"FollowParams.alpha must be in (0, 1], got {self.alpha}")
+        if not 0 < self.tempo_min < 1 < self.tempo_max:
+            raise ParameterError(f"need 0 < tempo_min < 1 < tempo_max, got {self.tempo_min}, {self.tempo_max}")
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where the player is, as a live system could have shown it at take time ``t``.
+
+    t : float [s]              end of the newest take audio this position depends on
+    ref_t : float [s]          reference time
+    beat, bar : float          fractional beat (from 0) and bar (from 1) of the reference
+    tempo_ratio : float        take tempo / reference tempo (> 1: faster)
+    tempo_dev_pct : float      (tempo_ratio - 1) * 100
+    confidence : float         match quality in [0, 1]
+    state : str                "following" or "lost"
+    frame : int                take frame index
+    """
+
+    t: float
+    ref_t: float
+    beat: float
+    bar: float
+    tempo_ratio: float
+    tempo_dev_pct: float
+    confidence: float
+    state: str
+    frame: int
+
+    def __repr__(self) -> str:
+        return (
+            f"Position(t={self.t:.3f}, ref_t={self.ref_t:.3f}, bar={self.bar:.2f}, "
+            f"tempo={self.tempo_dev_pct:+.1f}%, {self.state})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+
+@dataclass(frozen=True)
+class Track:
+    """Many positions as arrays (one per take frame); see :class:`Position` for the fields."""
+
+    t: np.ndarray
+    ref_t: np.ndarray
+    beat: np.ndarray
+    bar: np.ndarray
+    tempo_ratio: np.ndarray
+    confidence: np.ndarray
+    lost: np.ndarray
+    frame: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    def __repr__(self) -> str:
+        return f"Track(n={len(self)}, t={self.t[0] if len(self) else 0:.2f}..{self.t[-1] if len(self) else 0:.2f} s)"
+
+    def __getitem__(self, k: int) -> Position:
+        return Position(
+            t=float(self.t[k]),
+            ref_t=float(self.ref_t[k]),
+            beat=float(self.beat[k]),
+            bar=float(self.bar[k]),
+            tempo_ratio=float(self.tempo_ratio[k]),
+            tempo_dev_pct=float((self.tempo_ratio[k] - 1.0) * 100.0),
+            confidence=float(self.confidence[k]),
+            state=STATE_LOST if self.lost[k] else STATE_FOLLOWING,
+            frame=int(self.frame[k]),
+        )
+
+    def positions(self) -> list[Position]:
+        return [self[k] for k in range(len(self))]
+
+    @classmethod
+    def concat(cls, parts: list[Track]) -> Track:
+        return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)})
+
+
+class Follower:
+    """Online follower of one take against one reference.
+
+    Parameters
+    ----------
+    reference : Reference
+    params : FollowParams, optional
+    weights : CostWeights, optional
+    lookahead_samples : int >= 0 [samples at the model rate]
+        How far past a frame's centre the audio must reach before the frame is settled
+        (``FeatureStream.lookahead_samples``); positions are reported at that time and
+        extrapolated to it with the current tempo.
+    """
+
+    def __init__(
+        self,
+        reference: Reference,
+        params: FollowParams | None = None,
+        weights: CostWeights | None = None,
+        lookahead_samples: int | None = None,
+    ) -> None:
+        self.reference = reference
+        self.params = params or FollowParams()
+        self.weights = weights or CostWeights()
+        c = reference.config
+        self.config = c
+        self.frame_s = c.frame_seconds
+        self.lookahead_s = (c.n_fft // 2 if lookahead_samples is None else lookahead_samples) / c.sr
+        if len(reference.frames) < 2:
+            raise ParameterError(
+                f"reference {reference.name!r} is too short to follow ({len(reference.frames)} frames)"
+            )
+        self.ref_scale = flux_scale(reference.frames, c.gate_db)
+        self.ref_vectors = np.ascontiguousarray(cost_vectors(reference.frames, self.weights, self.ref_scale))
+        self.n_flux = reference.frames.flux.shape[1]
+        p, rate = self.params, c.frame_rate
+        band = max(1, round(p.band_s * rate))
+        n_win = min(2 * band + 1, len(reference.frames))
+        self._D = np.full(n_win, K.INF)
+        self._Dn = np.empty(n_win)
+        self._cost = np.empty(n_win)
+        win = max(8, round(p.tempo_window_s * rate))
+        self._hist_j = np.zeros(win)
+        self._hist_p = np.zeros(win)
+        self._istate = np.zeros(K.N_ISTATE, np.int64)
+        self._fstate = np.zeros(K.N_FSTATE)
+        self._fstate[K.S_TEMPO] = 1.0
+        # The take's flux scale starts from the reference's, worth two seconds of frames.
+        prior = 2.0 * rate
+        self._fstate[K.S_SCALE_SUM] = self.ref_scale * prior
+        self._fstate[K.S_SCALE_N] = prior
+        self._params = np.zeros(K.N_PARAMS)
+        self._params[K.P_BAND] = band
+        self._params[K.P_HOLD] = p.hold_penalty
+        self._params[K.P_SKIP] = p.skip_penalty
+        self._params[K.P_GATE] = p.gate_s * rate
+        self._params[K.P_ALPHA] = p.alpha
+        self._params[K.P_JUMP_AFTER] = max(1, round(p.jump_after_s * rate))
+        self._params[K.P_QUALITY_RATE] = min(1.0, 1.0 / (p.quality_time_s * rate))
+        self._params[K.P_TEMPO_MIN] = p.tempo_min
+        self._params[K.P_TEMPO_MAX] = p.tempo_max
+        # A take frame counts towards the running scale when louder than a tenth of it.
+        self._params[K.P_AUDIBLE_NORM] = 0.1
+
+    def __repr__(self) -> str:
+        return f"Follower({self.reference.name!r}, frames={self.frames_seen})"
+
+    @property
+    def frames_seen(self) -> int:
+        return int(self._istate[K.I_J])
+
+    def steps(self, frames: Frames) -> Track:
+        """Follow ``len(frames)`` consecutive take frames; their positions."""
+        m = len(frames)
+        j0 = self.frames_seen
+        take = np.ascontiguousarray(cost_vectors(frames, self.weights, 1.0))
+        raw = np.empty(m, np.int64)
+        pos = np.empty(m)
+        tempo = np.empty(m)
+        quality = np.empty(m)
+        if m:
+            K.follow_chunk(
+                self.ref_vectors, take, self.n_flux, self._D, self._Dn, self._cost, self._hist_j, self._hist_p,
+                self._istate, self._fstate, self._params, raw, pos, tempo, quality,
+            )  # fmt: skip
+        frame = np.arange(j0, j0 + m)
+        t = frame * self.frame_s + self.lookahead_s
+        # Extrapolate over the look-ahead: the frame's centre is lookahead_s before t.
+        ref_t = np.clip(pos * self.frame_s + tempo * self.lookahead_s, 0.0, self.reference.duration)
+        beats = self.reference.beats
+        return Track(
+            t=t,
+            ref_t=ref_t,
+            beat=np.asarray(beats.beat_at(ref_t), float),
+            bar=np.asarray(beats.bar_at(ref_t), float),
+            tempo_ratio=tempo,
+            confidence=np.clip(quality, 0.0, 1.0),
+            lost=quality < self.params.lost_below,
+            frame=frame,
+        )
+
+    def step(self, frame: Frames) -> Position:
+        """Follow one take frame (``len(frame) == 1``)."""
+        if len(frame) != 1:
+            raise ParameterError(f"Follower.step takes one frame, got {len(frame)}; use steps() for more")
+        return self.steps(frame)[0]

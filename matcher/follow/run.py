@@ -1,0 +1,80 @@
+"""Run a follower over a source of audio blocks: the loop shared by file and live input."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from ..features import FeatureStream, NoPitch
+from ..reference import Reference
+from .costs import CostWeights
+from .follower import Follower, FollowParams, Track
+
+
+def follow_blocks(
+    reference: Reference,
+    blocks: Iterable[np.ndarray],
+    params: FollowParams | None = None,
+    weights: CostWeights | None = None,
+    on_track: Callable[[Track], None] | None = None,
+) -> Track:
+    """Follow mono float32 blocks at the reference's rate; every frame's position.
+
+    ``on_track`` sees each new run of positions as soon as it exists (live display,
+    JSON lines). The take's pitch is not computed: the follower's cost does not use it
+    (``CostWeights.pitch == 0``), so it need not wait for a pitch model's look-ahead.
+    """
+    weights = weights or CostWeights()
+    config = reference.config
+    if weights.pitch > 0:
+        from ..features.pitch import load_pitch_model
+
+        stream = FeatureStream(config, load_pitch_model(config, reference.meta.get("pitch_model") or None))
+    else:
+        stream = FeatureStream(config, NoPitch(config))
+    follower = Follower(reference, params, weights, lookahead_samples=stream.lookahead_samples)
+    parts: list[Track] = []
+
+    def feed(frames: Any) -> None:
+        if len(frames):
+            track = follower.steps(frames)
+            parts.append(track)
+            if on_track is not None:
+                on_track(track)
+
+    for block in blocks:
+        feed(stream.push(block))
+    feed(stream.flush())
+    if not parts:
+        return follower.steps(stream.flush())  # empty track
+    return Track.concat(parts)
+
+
+def summarize(track: Track, reference: Reference, smooth_s: float = 2.0) -> dict[str, Any]:
+    """Closing figures of a followed take: mean tempo deviation and where it was fastest/slowest."""
+    if len(track) == 0:
+        return {"frames": 0}
+    rate = reference.config.frame_rate
+    k = max(1, int(smooth_s * rate))
+    following = ~track.lost
+    tempo = np.convolve(track.tempo_ratio, np.ones(k) / k, mode="same")
+    tempo_f = np.where(following, tempo, np.nan)
+    out: dict[str, Any] = {
+        "frames": len(track),
+        "take_seconds": round(float(track.t[-1]), 3),
+        "ref_reached_s": round(float(track.ref_t[-1]), 3),
+        "following_share": round(float(following.mean()), 4),
+        "mean_tempo_ratio": round(float(np.nanmean(tempo_f)), 4) if following.any() else None,
+    }
+    if following.any():
+        out["mean_tempo_dev_pct"] = round((out["mean_tempo_ratio"] - 1.0) * 100.0, 2)
+        for name, idx in (("fastest", int(np.nanargmax(tempo_f))), ("slowest", int(np.nanargmin(tempo_f)))):
+            out[name] = {
+                "t": round(float(track.t[idx]), 2),
+                "ref_t": round(float(track.ref_t[idx]), 2),
+                "bar": None if np.isnan(track.bar[idx]) else int(np.floor(track.bar[idx])),
+                "tempo_dev_pct": round(float((tempo[idx] - 1.0) * 100.0), 1),
+            }
+    return out
