@@ -144,9 +144,9 @@ def reference_list(store: StoreOpt = None, as_json: JsonFlag = False) -> None:
             name,
             f"{meta.get('duration', 0):.1f} s",
             meta.get("pitch_backend", "?"),
-            meta.get("beats_source", "?"),
+            escape(meta.get("beats_source", "?")),  # paths may hold [brackets]: not rich markup
             meta.get("created", "?"),
-            meta.get("source", "?"),
+            escape(meta.get("source", "?")),
         )
     out.print(table)
 

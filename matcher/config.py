@@ -40,6 +40,8 @@ class Config:
     flux_floor_db : float [dB]
         Floor added to mel-band energies before the log: band changes far below it
         (noise in quiet passages) make almost no flux.
+    flux_threshold_db : float >= 0 [dB]
+        Band-level rises up to this much count as no onset.
     chroma : bool
         Whether frames carry a 12-bin chroma vector (polyphonic material).
     pitch_backend : {"spice", "yin"}
@@ -59,6 +61,7 @@ class Config:
     fmin: float = 30.0
     fmax: float = 8000.0
     flux_floor_db: float = -40.0
+    flux_threshold_db: float = 0.0
     chroma: bool = True
     pitch_backend: str = "yin"
     gate_db: float = -50.0

@@ -18,7 +18,7 @@ import soundfile as sf
 from matcher import Config, ReferenceStore, build_reference
 from matcher.audio import file_blocks
 from matcher.features import YinModel
-from matcher.follow import follow_blocks, summarize
+from matcher.follow import Track, follow_blocks, summarize
 from matcher.synth import TempoMap, demo_tempo, melody, render
 
 BPM = 100.0
@@ -44,7 +44,8 @@ def main() -> int:
     beats = np.arange(n_beats + 1, dtype=float)
     beats_file = args.out / "reference_beats.txt"
     beats_file.write_text("".join(f"{t:.6f}\n" for t in ref_map.seconds(beats)))
-    print(f"generated {ref_path} ({ref_map.seconds(n_beats):.1f} s) and {take_path} ({take_map.seconds(n_beats):.1f} s)")
+    ref_s, take_s = ref_map.seconds(n_beats), take_map.seconds(n_beats)
+    print(f"generated {ref_path} ({ref_s:.1f} s) and {take_path} ({take_s:.1f} s)")
 
     # 2. Preprocess and store the reference (YIN pitch: works on any machine).
     config = Config(pitch_backend="yin")
@@ -87,7 +88,7 @@ def main() -> int:
     return 0 if within[100] >= 80 else 1
 
 
-def plot(track, take_map: TempoMap, ref_map: TempoMap, beats: np.ndarray, png: Path) -> None:  # noqa: ANN001
+def plot(track: Track, take_map: TempoMap, ref_map: TempoMap, beats: np.ndarray, png: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")

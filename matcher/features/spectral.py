@@ -57,7 +57,9 @@ class SpectralStream:
         power = np.abs(np.fft.rfft(frames * self.window, axis=1)) ** 2
         log_bands = 10.0 * np.log10(power @ self.mel.T + self.floor)
         prev = log_bands[:1] if self.prev_log_bands is None else self.prev_log_bands[None, :]
-        flux = np.maximum(np.diff(log_bands, axis=0, prepend=prev), 0.0)
+        # Rises smaller than the threshold are mostly noise: a band's level in noise
+        # wanders by a few dB from frame to frame.
+        flux = np.maximum(np.diff(log_bands, axis=0, prepend=prev) - self.config.flux_threshold_db, 0.0)
         self.prev_log_bands = log_bands[-1]
         chroma = power @ self.chroma_fb.T if self.chroma_fb is not None else np.zeros((len(frames), 12))
         return {

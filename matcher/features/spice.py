@@ -71,8 +71,8 @@ FIT_TONES_HZ = (110.0, 196.0, 329.63, 587.33, 880.0)
 CHECK_TONES_HZ = (82.41, 146.83, 261.63, 440.0, 659.26, 987.77)
 
 #: A model whose check tones read further off than this [cents] is refused. SPICE v1
-#: with its own mapping reads them within 6.2 cents (measured); the wrong version's
-#: mapping is 130-180 cents off.
+#: with its own mapping reads them within 6.4 cents (measured); the wrong version's
+#: mapping is 125-180 cents off.
 MAX_CHECK_CENTS = 25.0
 
 #: Length of each calibration tone [frames]; its pitch is the median of the middle
@@ -82,27 +82,29 @@ TONE_EDGE = 8
 
 # Receptive field of SPICE v1, measured on 20 s of Chopin piano (p01) and of samulnori
 # percussion (perc7_00_take) by running the model on windows that start (end) L frames
-# before (after) a frame and comparing with the output for the whole signal:
-#   L =  8: up to 4e-3 relative difference (midi), 9e-2 (confidence); L = 16: 1e-5 / 8e-5;
-#   L = 17: below 4e-6 / 1.4e-5 relative (|d pitch| < 7e-7, |d uncertainty| < 1e-6);
-#   bit-identical from L = 20 on the left and L = 22 on the right.
-# (Far-field perturbations change outputs no more than 16-17 frames away: the lowest
-# octave of SPICE's constant-Q front end is a 512-point STFT at 1/32 of the rate,
-# +-8192 samples, plus its decimation filters.) So the last 5-8 frames of a stream
-# move by more than 1e-3, and it takes 17 frames to settle to 1e-5. Left context only
-# costs compute (PitchStream passes new + 37 frames per call: ~12 % more model time
-# with 10 s file blocks), so it is exact; right context is latency, so it stops at 17
-# (544 ms), where streamed frames already match offline ones to about 1e-6.
+# before (after) a frame and comparing with the output for the whole signal (largest
+# relative difference of midi / confidence over 78 frames of each):
+#   L =  8: left 8e-3 / 9e-2, right 0.26 / 1.1;  L = 12: left 6e-3 / 7e-2, right 4e-3 / 5e-2;
+#   L = 16: left 1e-5 / 6e-5, right 7e-5 / 4e-4;  L = 17: both below 4e-6 / 1.4e-5
+#   (|d pitch| < 3e-6, |d uncertainty| <= 1e-5); bit-identical from L = 20 (left), 22 (right).
+# Perturbing the input changes outputs up to 16 frames away: the lowest octave of SPICE's
+# constant-Q front end is a 512-point STFT at 1/32 of the rate (+-8192 samples), plus its
+# decimation filters. So a stream's last 12-15 frames still move by more than 1e-3 (not
+# only 5-8), and it takes 17 to settle to 1e-5. Left context costs only compute
+# (PitchStream passes new + 37 frames per call: ~12 % more model time with 10-s file
+# blocks), so it is exact; right context is latency, so it stops at 17 frames (544 ms).
 SPICE_LEFT_CONTEXT = 20
 SPICE_RIGHT_CONTEXT = 17
 
 # Voicing threshold on confidence (1 - uncertainty), measured with SPICE v1 on audible
-# frames: harmonic tones 40-84 MIDI, clean or at 20 dB SNR, 5th percentile 0.87-0.89;
-# white / brown noise and decaying noise bursts, 95th percentile 0.66-0.71 (pink 0.75);
-# polyphonic piano (Chopin) median 0.64 (41 % of frames at 0.7 or above). At 0.7, 98 %
-# of tone frames count as voiced and at most 5 % of broadband-noise frames (pink: 10 %).
-# SPICE cannot tell band-limited noise (median 0.83) or GM gongs and bells from notes;
-# percussion is carried by the onset feature, not by pitch.
+# frames: decaying harmonic notes, MIDI 40-84, clean or at 20 dB SNR: 5th percentile
+# 0.87-0.89, 98-99 % at 0.7 or above. Broadband noise at 0.7 or above: white 1.6 %,
+# brown 4.8 %, decaying noise bursts (snare-like) 6 %, pink 13 %. Polyphonic piano
+# (Chopin, FluidSynth) has median 0.64, 41 % of frames at 0.7 or above (polyphony lowers
+# SPICE's confidence; 0.6 would keep 54 % but pass 13-35 % of noise). SPICE cannot tell
+# band-limited noise (200-2000 Hz: median 0.83) or the GM percussion of ../shared/data
+# (gongs, bells: 31-53 % above 0.7) from notes; percussion is carried by the onset
+# feature, not by pitch.
 SPICE_VOICING_THRESHOLD = 0.7
 
 
@@ -168,8 +170,9 @@ class SpiceModel:
         audio = np.ascontiguousarray(audio, dtype=np.float32)
         if audio.ndim != 1:
             raise ParameterError(f"SPICE needs mono samples, got shape {audio.shape}")
-        n_frames = 1 + len(audio) // self.hop
-        if 0 < len(audio) < self.hop:
+        n_samples = len(audio)
+        n_frames = 1 + n_samples // self.hop
+        if 0 < n_samples < self.hop:
             # SPICE v1 fails on 1-32 samples (its decimated octaves get too short to
             # pad); zeros are what it sees beyond the end of any signal anyway.
             audio = np.pad(audio, (0, self.hop - len(audio)))
@@ -178,13 +181,13 @@ class SpiceModel:
             pitch = np.asarray(out["pitch"], np.float32).reshape(-1)
             uncertainty = np.asarray(out["uncertainty"], np.float32).reshape(-1)
         except Exception as exc:  # TensorFlow raises many types
-            raise ModelError(f"SPICE model {self.handle!r} failed on {len(audio)} samples: {_one_line(exc)}") from exc
+            raise ModelError(f"SPICE model {self.handle!r} failed on {n_samples} samples: {_one_line(exc)}") from exc
         if len(pitch) < n_frames or len(uncertainty) < n_frames:
             # SPICE centres frame i on sample i*hop (measured: centred within 4 samples by
             # time reversal) and returns exactly 1 + n//hop frames for n >= 33 samples.
             raise ModelError(
                 f"SPICE model {self.handle!r} returned {len(pitch)} pitch / {len(uncertainty)} uncertainty "
-                f"values for {len(audio)} samples; expected {n_frames} (one per {self.hop} samples, centred)"
+                f"values for {n_samples} samples; expected {n_frames} (one per {self.hop} samples, centred)"
             )
         return pitch[:n_frames], uncertainty[:n_frames]
 
@@ -208,8 +211,8 @@ class SpiceModel:
         ModelError
             When no published mapping passes the check.
         """
-        fit_raw = self.tone_outputs(FIT_TONES_HZ)
-        check_raw = self.tone_outputs(CHECK_TONES_HZ)
+        outputs = self.tone_outputs(FIT_TONES_HZ + CHECK_TONES_HZ)  # one model call, ~8 s of audio
+        fit_raw, check_raw = outputs[: len(FIT_TONES_HZ)], outputs[len(FIT_TONES_HZ) :]
         best = min(CALIBRATIONS.values(), key=lambda c: _rms(_cents_off(c, fit_raw, FIT_TONES_HZ)))
         errors = _cents_off(best, check_raw, CHECK_TONES_HZ)
         self.check_cents = {hz: round(float(e), 1) for hz, e in zip(CHECK_TONES_HZ, errors, strict=True)}
@@ -290,7 +293,7 @@ def _load_signature(handle: str) -> tuple[Any, str, Any]:
     except Exception as exc:  # hub and TF raise OSError, ValueError, URLError, tf.errors...
         hint = ""
         if "://" in handle:
-            hint = " (no network? point --pitch-model or MATCHER_SPICE_MODEL at a local SavedModel folder)"
+            hint = " (offline? a TF Hub address needs the network)"
         raise ModelError(f"cannot load SPICE model {handle!r}: {_one_line(exc)}{hint}") from exc
     signatures = getattr(loaded, "signatures", None) or {}
     if "serving_default" not in signatures:

@@ -31,6 +31,8 @@ class FollowParams:
     band_s : float > 0 [s]            search band either side of the current position
     hold_penalty, skip_penalty : float >= 0 [cost units]
         Price of a take frame on which the reference holds still / jumps two frames.
+    hold_floor : float in [0, 1]      share of the hold penalty on reference frames without
+                                      onset flux (a held note or rest may wait cheaply)
     tempo_window_s : float > 0 [s]    how much recent path the tempo is the slope of
     gate_s : float > 0 [s]            estimates further than this from the tempo's
                                       prediction are outliers
@@ -43,6 +45,7 @@ class FollowParams:
 
     band_s: float = 10.0
     hold_penalty: float = 0.3
+    hold_floor: float = 0.3
     skip_penalty: float = 0.0
     tempo_window_s: float = 3.0
     gate_s: float = 0.5
@@ -58,6 +61,8 @@ class FollowParams:
             value = getattr(self, f.name)
             if not np.isfinite(value) or value < 0:
                 raise ParameterError(f"FollowParams.{f.name} must be a finite number >= 0, got {value!r}")
+        if self.hold_floor > 1:
+            raise ParameterError(f"FollowParams.hold_floor must be in [0, 1], got {self.hold_floor}")
         if not 0 < self.alpha <= 1:
             raise ParameterError(f"FollowParams.alpha must be in (0, 1], got {self.alpha}")
         if not 0 < self.tempo_min < 1 < self.tempo_max:
@@ -176,6 +181,11 @@ class Follower:
         self.ref_scale = flux_scale(reference.frames, c.gate_db)
         self.ref_vectors = np.ascontiguousarray(cost_vectors(reference.frames, self.weights, self.ref_scale))
         self.n_flux = reference.frames.flux.shape[1]
+        # Holding still on a reference onset means the take missed it: that costs the
+        # full penalty; within a held note or a rest the reference may wait cheaply.
+        onset = np.minimum(1.0, np.linalg.norm(reference.frames.flux, axis=1) / self.ref_scale)
+        p = self.params
+        self.ref_hold = p.hold_penalty * (p.hold_floor + (1.0 - p.hold_floor) * onset)
         p, rate = self.params, c.frame_rate
         band = max(1, round(p.band_s * rate))
         n_win = min(2 * band + 1, len(reference.frames))
@@ -194,7 +204,6 @@ class Follower:
         self._fstate[K.S_SCALE_N] = prior
         self._params = np.zeros(K.N_PARAMS)
         self._params[K.P_BAND] = band
-        self._params[K.P_HOLD] = p.hold_penalty
         self._params[K.P_SKIP] = p.skip_penalty
         self._params[K.P_GATE] = p.gate_s * rate
         self._params[K.P_ALPHA] = p.alpha
@@ -223,8 +232,9 @@ class Follower:
         quality = np.empty(m)
         if m:
             K.follow_chunk(
-                self.ref_vectors, take, self.n_flux, self._D, self._Dn, self._cost, self._hist_j, self._hist_p,
-                self._istate, self._fstate, self._params, raw, pos, tempo, quality,
+                self.ref_vectors, self.ref_hold, take, self.n_flux,
+                self._D, self._Dn, self._cost, self._hist_j, self._hist_p, self._istate, self._fstate, self._params,
+                raw, pos, tempo, quality,
             )  # fmt: skip
         frame = np.arange(j0, j0 + m)
         t = frame * self.frame_s + self.lookahead_s

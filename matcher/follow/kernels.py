@@ -35,7 +35,6 @@ N_FSTATE = 5
 # Parameter slots.
 (
     P_BAND,
-    P_HOLD,
     P_SKIP,
     P_TEMPO_WIN,
     P_GATE,
@@ -45,8 +44,8 @@ N_FSTATE = 5
     P_TEMPO_MIN,
     P_TEMPO_MAX,
     P_AUDIBLE_NORM,
-) = range(11)
-N_PARAMS = 11
+) = range(10)
+N_PARAMS = 10
 
 
 @njit(cache=True)
@@ -60,11 +59,14 @@ def _prev(D, lo, n_win, i):
 
 @njit(cache=True)
 def follow_chunk(
-    ref, take, n_flux, D, Dn, cost, hist_j, hist_p, istate, fstate, params, out_raw, out_pos, out_tempo, out_quality
+    ref, ref_hold, take, n_flux,
+    D, Dn, cost, hist_j, hist_p, istate, fstate, params,
+    out_raw, out_pos, out_tempo, out_quality,
 ):  # fmt: skip
     """Advance the follower by ``len(take)`` frames.
 
     ref : float32 [shape=(n_ref, d)]  reference cost vectors (flux columns already scaled)
+    ref_hold : float64 [shape=(n_ref,)]  price of holding still on each reference frame
     take : float32 [shape=(m, d)]     unscaled take cost vectors (flux in the first ``n_flux`` columns)
     D, Dn, cost : float64 [shape=(n_win,)]  accumulated costs of the last column, scratch
     hist_j, hist_p : float64 [shape=(tempo_win,)]  ring of recent (take frame, position)
@@ -75,7 +77,6 @@ def follow_chunk(
     n_ref, d = ref.shape
     n_win = D.shape[0]
     band = int(params[P_BAND])
-    hold_pen = params[P_HOLD]
     skip_pen = params[P_SKIP]
     x = np.empty(d, np.float64)
     for m in range(take.shape[0]):
@@ -111,7 +112,7 @@ def follow_chunk(
             if j == 0:
                 prev = 0.0 if i == 0 else INF
             else:
-                prev = _prev(D, lo_old, width, i) + hold_pen
+                prev = _prev(D, lo_old, width, i) + ref_hold[i]
                 v = _prev(D, lo_old, width, i - 1)
                 if v < prev:
                     prev = v

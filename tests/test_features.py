@@ -1,0 +1,249 @@
+"""FeatureStream: settled frames do not depend on block sizes; YIN pitch, level gate,
+onset flux and chroma read what textbook signals hold."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import synth
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from matcher import Config, FeatureStream, Frames, ParameterError, YinModel, extract
+from matcher.features import hz_to_midi, resolve_backend
+
+CONFIG = Config(pitch_backend="yin")
+SR = CONFIG.sr
+HOP = CONFIG.hop
+SIGNAL = synth.feature_signal(SR, seed=3)  # ~1.5 s: tones, clicks, noise, silence, quiet tail
+
+# Values are compared to about 1e-5 relative. Flux and onset are differences of dB levels
+# near 100 dB, whose float32 resolution is ~1e-5 dB: they get an absolute floor too.
+ATOL = {"confidence": 1e-6, "db": 1e-4, "onset": 1e-4, "flux": 1e-4, "chroma": 1e-6}
+
+
+def assert_frames_equal(a: Frames, b: Frames) -> None:
+    assert len(a) == len(b)
+    np.testing.assert_array_equal(np.isnan(a.midi), np.isnan(b.midi), err_msg="voicing differs")
+    np.testing.assert_allclose(a.midi, b.midi, rtol=1e-5, equal_nan=True, err_msg="midi")
+    for name, atol in ATOL.items():
+        np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-5, atol=atol, err_msg=name)
+
+
+def split(x: np.ndarray, cuts: list[int]) -> list[np.ndarray]:
+    return np.split(x, sorted(cuts))
+
+
+@pytest.fixture(scope="module")
+def offline(yin_config: Config, yin_model: YinModel) -> Frames:
+    return extract([SIGNAL], yin_config, yin_model)
+
+
+def test_test_signal_exercises_every_feature(offline: Frames) -> None:
+    """Otherwise the block-size property would prove little."""
+    assert 0.2 < offline.voiced.mean() < 0.9
+    assert offline.onset.max() > 10 and (offline.onset == 0).any()
+    assert offline.db.min() < -90 and offline.db.max() > -20
+    assert ((offline.db < -50) & (offline.db > -90)).any()  # the quiet tail, below the gate
+    assert offline.chroma.max() > 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(cuts=st.lists(st.integers(0, len(SIGNAL)), min_size=1, max_size=40))
+def test_settled_frames_do_not_depend_on_block_sizes(cuts: list[int]) -> None:
+    # hypothesis and function-scoped fixtures do not mix: build what is needed here
+    config = Config(pitch_backend="yin")
+    whole = _offline_cached(config)
+    streamed = extract(split(SIGNAL, cuts), config, YinModel(config))
+    assert_frames_equal(streamed, whole)
+
+
+_CACHE: dict[Config, Frames] = {}
+
+
+def _offline_cached(config: Config) -> Frames:
+    if config not in _CACHE:
+        _CACHE[config] = extract([SIGNAL], config, YinModel(config))
+    return _CACHE[config]
+
+
+@pytest.mark.parametrize("block", [1, 37, HOP - 1, HOP, HOP + 1, 3000])
+def test_fixed_block_sizes(yin_config: Config, yin_model: YinModel, block: int) -> None:
+    x = SIGNAL[: int(0.4 * SR)] if block == 1 else SIGNAL
+    whole = extract([x], yin_config, yin_model)
+    blocks = [x[i : i + block] for i in range(0, len(x), block)]
+    assert_frames_equal(extract(blocks, yin_config, yin_model), whole)
+
+
+def test_push_returns_settled_frames_promptly(yin_config: Config, yin_model: YinModel, rng) -> None:
+    """Frames come out while audio streams in, no further behind the newest sample than
+    the longest analysis half-window (YIN's, the FFT's) plus one frame, and together with
+    flush they equal the offline frames."""
+    c = yin_config
+    max_lag = -(-max(c.yin_frame, c.n_fft) // 2 // c.hop) + 1
+    stream = FeatureStream(yin_config, yin_model)
+    parts, n = [], 0
+    for block in split(SIGNAL, list(rng.integers(0, len(SIGNAL), 25))):
+        parts.append(stream.push(block))
+        n += len(block)
+        emitted = sum(len(p) for p in parts)
+        assert 1 + n // HOP - emitted <= max_lag, f"after {n} samples only {emitted} frames settled"
+    parts.append(stream.flush())
+    assert_frames_equal(Frames.concat(parts, yin_config.n_bands), extract([SIGNAL], yin_config, yin_model))
+
+
+@pytest.mark.parametrize("n", [0, 1, 511, 512, 513, 2047, 2048, 5000, 16000])
+def test_frame_count(yin_config: Config, yin_model: YinModel, n: int) -> None:
+    x = synth.tone(440.0, n / SR, SR) if n else np.zeros(0, np.float32)
+    frames = extract([x[: n // 3], x[n // 3 :]], yin_config, yin_model)
+    assert len(frames) == 1 + n // HOP
+    widths = {"midi": None, "confidence": None, "db": None, "onset": None, "flux": yin_config.n_bands, "chroma": 12}
+    for name, width in widths.items():
+        arr = getattr(frames, name)
+        assert arr.shape == ((len(frames),) if width is None else (len(frames), width)), name
+        assert arr.dtype == np.float32, name
+
+
+def test_yin_model_grid(yin_model: YinModel) -> None:
+    hz, conf = yin_model(synth.tone(440.0, 0.5, SR))
+    assert len(hz) == len(conf) == 1 + int(0.5 * SR) // HOP
+    assert np.all((conf >= 0) & (conf <= 1))
+
+
+# -- pitch ----------------------------------------------------------------------------
+
+
+def cents(midi: np.ndarray, target: float) -> np.ndarray:
+    return 100.0 * np.abs(midi - target)
+
+
+def test_a440_reads_midi_69(yin_config: Config, yin_model: YinModel) -> None:
+    frames = extract([synth.tone(440.0, 1.0, SR, harmonics=(1.0, 0.5, 0.3))], yin_config, yin_model)
+    assert frames.voiced.mean() > 0.9
+    assert cents(frames.midi[frames.voiced], 69.0).max() < 20
+    assert frames.confidence[frames.voiced].min() >= yin_model.voicing_threshold
+
+
+def test_melody_of_known_notes(yin_config: Config, yin_model: YinModel) -> None:
+    notes = [45, 52, 57, 60, 64, 69, 72, 76, 81, 88]
+    x, onsets = synth.melody([(m, 0.3) for m in notes], SR, gap=0.05)
+    frames = extract([x], yin_config, yin_model)
+    t = np.arange(len(frames)) * HOP / SR
+    for midi, t0 in zip(notes, onsets, strict=True):
+        inner = (t > t0 + 0.08) & (t < t0 + 0.22)  # clear of the note's edges
+        assert frames.voiced[inner].all(), f"MIDI {midi} not voiced"
+        assert cents(frames.midi[inner], midi).max() < 20, f"MIDI {midi} read as {frames.midi[inner]}"
+
+
+def test_silence_is_unvoiced(yin_config: Config, yin_model: YinModel) -> None:
+    frames = extract([np.zeros(SR, np.float32)], yin_config, yin_model)
+    assert np.isnan(frames.midi).all()
+    assert (frames.confidence == 0).all()
+    assert not frames.voiced.any()
+    assert (frames.onset == 0).all()
+
+
+def test_quiet_tone_below_gate_is_unvoiced(yin_config: Config, yin_model: YinModel) -> None:
+    x = synth.tone(440.0, 1.0, SR, amp=10 ** (-60 / 20))  # about -63 dBFS, gate at -50
+    frames = extract([x], yin_config, yin_model)
+    assert np.isnan(frames.midi).all() and (frames.confidence == 0).all()
+    loud = extract([x * 1000], yin_config, yin_model)  # the same tone, audible: voiced
+    assert loud.voiced.mean() > 0.9
+
+
+def test_noise_is_mostly_unvoiced(yin_config: Config, yin_model: YinModel, rng) -> None:
+    frames = extract([synth.noise(1.0, SR, rng, amp=0.3)], yin_config, yin_model)
+    assert frames.voiced.mean() < 0.2
+
+
+def test_hz_to_midi() -> None:
+    np.testing.assert_allclose(hz_to_midi(np.array([440.0, 880.0, 261.6255653])), [69.0, 81.0, 60.0], atol=1e-6)
+    assert np.isnan(hz_to_midi(np.array([0.0, -1.0]))).all()
+
+
+# -- onsets and chroma ------------------------------------------------------------------
+
+
+def peaks(onset: np.ndarray, threshold: float) -> np.ndarray:
+    """Local maxima above threshold."""
+    inner = (onset[1:-1] > threshold) & (onset[1:-1] >= onset[:-2]) & (onset[1:-1] > onset[2:])
+    return np.flatnonzero(inner) + 1
+
+
+@pytest.mark.parametrize("bpm", [90, 137])
+def test_onset_peaks_at_clicks(yin_config: Config, yin_model: YinModel, bpm: float) -> None:
+    """One onset peak per click, in the first frame whose window (centred, n_fft wide)
+    takes in the click: the one or the next one after the frame centred ``n_fft / 2``
+    ahead of the click. (Against digital silence the first window that touches a click
+    makes the largest jump in dB, so onset frames lead the click by up to half a window,
+    32 ms at n_fft 1024.)"""
+    x, times = synth.click_train(bpm, 5.0, SR, start=0.31)
+    frames = extract([x], yin_config, yin_model)
+    found = peaks(frames.onset, 0.25 * frames.onset.max())
+    assert len(found) == len(times)
+    lead = yin_config.n_fft / 2 / SR - HOP / SR  # the middle of those two frames
+    np.testing.assert_allclose(found * HOP / SR, times - lead, atol=HOP / SR)
+    assert np.all(found * HOP / SR <= times + HOP / SR)  # never late
+
+
+def test_onset_is_positive_flux_mean(offline: Frames) -> None:
+    assert (offline.flux >= 0).all()
+    np.testing.assert_allclose(offline.onset, offline.flux.mean(axis=1), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("midi", [45, 52, 60, 61, 66, 71, 74])
+def test_chroma_peaks_at_pitch_class(yin_config: Config, yin_model: YinModel, midi: int) -> None:
+    x = synth.tone(float(synth.midi_to_hz(midi)), 0.5, SR, harmonics=(1.0, 0.4, 0.2))
+    frames = extract([x], yin_config, yin_model)
+    assert int(np.argmax(frames.chroma.sum(axis=0))) == midi % 12  # C = 0
+
+
+def test_no_chroma_when_disabled(yin_model: YinModel) -> None:
+    config = Config(pitch_backend="yin", chroma=False)
+    frames = extract([synth.tone(440.0, 0.5, SR)], config, YinModel(config))
+    assert frames.chroma.shape == (len(frames), 12) and not frames.chroma.any()
+
+
+# -- frames and stream API ------------------------------------------------------------
+
+
+def test_frames_slice_concat_arrays(offline: Frames) -> None:
+    halves = [offline[:10], offline[10:]]
+    assert_frames_equal(Frames.concat(halves, 84), offline)
+    assert_frames_equal(Frames.from_arrays(offline.arrays()), offline)
+    assert len(Frames.concat([], 84)) == 0
+    assert repr(offline).startswith(f"Frames(n={len(offline)}")
+
+
+def test_stream_refuses_stereo_and_mismatched_model(yin_config: Config, yin_model: YinModel) -> None:
+    stream = FeatureStream(yin_config, yin_model)
+    with pytest.raises(ParameterError, match="mono"):
+        stream.push(np.zeros((100, 2), np.float32))
+
+    class Other(YinModel):
+        name = "spice"
+
+    with pytest.raises(ParameterError, match="pitch model"):
+        FeatureStream(yin_config, Other(yin_config))
+
+
+def test_resolve_backend_yin_and_bad_choice() -> None:
+    model = resolve_backend("yin")
+    assert model.name == "yin" and isinstance(model, YinModel)
+    with pytest.raises(ParameterError, match=r"bogus.*auto, spice, yin"):
+        resolve_backend("bogus")
+
+
+def test_config_validation() -> None:
+    with pytest.raises(ParameterError, match="hop"):
+        Config(hop=0)
+    with pytest.raises(ParameterError, match="bogus"):
+        Config(pitch_backend="bogus")
+    with pytest.raises(ParameterError, match="fmax"):
+        Config(fmax=9000.0)
+    with pytest.raises(ParameterError, match="unknown configuration keys: nope"):
+        Config.from_dict({"nope": 1})
+    c = Config(pitch_backend="yin")
+    assert Config.from_dict(c.to_dict()) == c
+    assert c.incompatibility(c) is None
+    assert f"hop={2 * c.hop}" in c.incompatibility(c.replace(hop=2 * c.hop))
