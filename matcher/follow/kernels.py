@@ -144,7 +144,8 @@ def follow_chunk(
         else:
             pred = pos + tempo
             if abs(est - pred) <= params[P_GATE]:
-                pos = pred + params[P_ALPHA] * (est - pred)
+                # Never backwards while following: only an accepted jump moves back.
+                pos = max(pred + params[P_ALPHA] * (est - pred), pos)
                 istate[I_OUTLIERS] = 0
             else:
                 istate[I_OUTLIERS] += 1
