@@ -22,7 +22,7 @@ import librosa
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import pairs as pairs_mod  # noqa: E402  (sibling module; tools/ is not a package)
+import pairs as pairs_mod
 
 SAMPLE_RATE = 22050
 HOP = 441  # 20 ms

@@ -41,17 +41,19 @@ MM_METHODS = {"mm_arzt": "arzt", "mm_dixon": "dixon"}
 ALL_METHODS = ["mm_arzt", "mm_dixon", "chroma_dtw"]
 
 
-def run_matchmaker(
-    mm_python: Path, method: str, pair: pairs_mod.Pair, out_json: Path
-) -> dict[str, Any]:
+def run_matchmaker(mm_python: Path, method: str, pair: pairs_mod.Pair, out_json: Path) -> dict[str, Any]:
     """Run one pymatchmaker follower on one pair in its venv and return its JSON."""
     cmd = [
         str(mm_python),
         str(HERE / "run_matchmaker.py"),
-        "--method", method,
-        "--ref", str(pair.ref_audio),
-        "--take", str(pair.take_audio),
-        "--out", str(out_json),
+        "--method",
+        method,
+        "--ref",
+        str(pair.ref_audio),
+        "--take",
+        str(pair.take_audio),
+        "--out",
+        str(out_json),
     ]
     proc = subprocess.run(cmd, check=False, capture_output=True, text=True)  # stderr goes into the error
     if proc.returncode != 0:
@@ -161,8 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sets", nargs="+", help="restrict to these sets (piano, percussion)")
     ap.add_argument("--json", help="write the results (summaries + per-pair rows) to this JSON file")
     ap.add_argument("--reports-dir", help="keep each matchmaker run's raw (t, ref_t) reports here")
-    ap.add_argument("--matchmaker-python", default=str(DEFAULT_MM_PYTHON),
-                    help="python of the pymatchmaker venv (default: %(default)s)")
+    ap.add_argument(
+        "--matchmaker-python",
+        default=str(DEFAULT_MM_PYTHON),
+        help="python of the pymatchmaker venv (default: %(default)s)",
+    )
     args = ap.parse_args(argv)
 
     mm_python = Path(args.matchmaker_python)
@@ -174,9 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         pair_list = [p for p in pair_list if p.set_name in args.sets]
 
     t0 = time.perf_counter()
-    res = evaluate(
-        args.methods, pair_list, mm_python, Path(args.reports_dir) if args.reports_dir else None
-    )
+    res = evaluate(args.methods, pair_list, mm_python, Path(args.reports_dir) if args.reports_dir else None)
     res["meta"]["wall_seconds"] = time.perf_counter() - t0
     print(format_tables(res))
     print(f"\nwall time {res['meta']['wall_seconds']:.0f} s")

@@ -70,9 +70,7 @@ def _perc_pair(stem: str, root: Path) -> Pair:
 def all_pairs(root: Path | str | None = None) -> list[Pair]:
     """All evaluation pairs, piano first, then percussion."""
     base = Path(root) if root is not None else DATA_ROOT
-    return [_piano_pair(r, t, base) for r, t in _PIANO_PAIRS] + [
-        _perc_pair(s, base) for s in _PERC_PAIRS
-    ]
+    return [_piano_pair(r, t, base) for r, t in _PIANO_PAIRS] + [_perc_pair(s, base) for s in _PERC_PAIRS]
 
 
 def set_names(pairs: list[Pair]) -> list[str]:

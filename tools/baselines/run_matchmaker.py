@@ -27,9 +27,8 @@ import sys
 import time
 from typing import Any
 
-import numpy as np
-
 import matchmaker
+import numpy as np
 from matchmaker.dp import OnlineTimeWarpingArztFrame, OnlineTimeWarpingDixonFrame
 from matchmaker.features.audio import FRAME_RATE, compute_features_from_audio
 
@@ -95,8 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--features", help="matchmaker processor name (default: chroma for arzt, log_spectral for dixon)")
     ap.add_argument("--ref-features", help=".npy (n_frames, n_dims) reference features: timing mode")
     ap.add_argument("--take-features", help=".npy (n_frames, n_dims) take features: timing mode")
-    ap.add_argument("--repeat", type=int, default=5,
-                    help="timing mode: runs over the take, frames/s is their median (default: %(default)s)")
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=5,
+        help="timing mode: runs over the take, frames/s is their median (default: %(default)s)",
+    )
     ap.add_argument("--frame-rate", type=int, default=FRAME_RATE)
     ap.add_argument("--out", help="JSON output path")
     args = ap.parse_args(argv)
@@ -114,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         ref_f = np.load(args.ref_features)
         take_f = np.load(args.take_features)
         if ref_f.ndim != 2 or take_f.ndim != 2 or ref_f.shape[1] != take_f.shape[1]:
-            ap.error(f"feature arrays must be (n_frames, n_dims) with equal n_dims, got {ref_f.shape} and {take_f.shape}")
+            ap.error(
+                f"feature arrays must be (n_frames, n_dims) with equal n_dims, got {ref_f.shape} and {take_f.shape}"
+            )
         # One pass over a minute of audio takes well under a second for Arzt, so a single
         # pass is at the mercy of whatever else the machine is doing: take the median.
         runs = [follow(args.method, ref_f, take_f, args.frame_rate)[2] for _ in range(max(1, args.repeat))]
