@@ -37,6 +37,9 @@ class FollowParams:
     gate_s : float > 0 [s]            estimates further than this from the tempo's
                                       prediction are outliers
     alpha : float in (0, 1]           how far an accepted estimate pulls the position
+    ambiguity : float >= 0 [cost]     where the path through the tempo's prediction costs at
+                                      most this much more than the best path, the
+                                      prediction is kept (held notes and rests fit anywhere)
     jump_after_s : float > 0 [s]      outliers persisting this long are accepted (a jump)
     tempo_min, tempo_max : float      bounds of the tempo ratio
     quality_time_s : float > 0 [s]    time constant of the match-quality average
@@ -50,6 +53,7 @@ class FollowParams:
     tempo_window_s: float = 3.0
     gate_s: float = 0.5
     alpha: float = 1.0
+    ambiguity: float = 0.3
     jump_after_s: float = 1.0
     tempo_min: float = 0.25
     tempo_max: float = 4.0
@@ -207,6 +211,7 @@ class Follower:
         self._params[K.P_SKIP] = p.skip_penalty
         self._params[K.P_GATE] = p.gate_s * rate
         self._params[K.P_ALPHA] = p.alpha
+        self._params[K.P_AMBIGUITY] = p.ambiguity
         self._params[K.P_JUMP_AFTER] = max(1, round(p.jump_after_s * rate))
         self._params[K.P_QUALITY_RATE] = min(1.0, 1.0 / (p.quality_time_s * rate))
         self._params[K.P_TEMPO_MIN] = p.tempo_min

@@ -44,8 +44,9 @@ N_FSTATE = 5
     P_TEMPO_MIN,
     P_TEMPO_MAX,
     P_AUDIBLE_NORM,
-) = range(10)
-N_PARAMS = 10
+    P_AMBIGUITY,
+) = range(11)
+N_PARAMS = 11
 
 
 @njit(cache=True)
@@ -139,11 +140,21 @@ def follow_chunk(
         pos = fstate[S_POS]
         tempo = fstate[S_TEMPO]
         est = float(arg)
+        seen = est  # what the tempo is fitted to
         if j == 0:
             pos = est
         else:
             pred = pos + tempo
-            if abs(est - pred) <= params[P_GATE]:
+            # How much worse the best path through the predicted position is than the
+            # best path: within a held note or a rest many positions fit equally well,
+            # and there the tempo knows better than the argmin.
+            kp = int(pred + 0.5) - lo
+            gap = D[kp] if 0 <= kp < width else INF
+            if gap <= params[P_AMBIGUITY]:
+                pos = pred
+                seen = pred
+                istate[I_OUTLIERS] = 0
+            elif abs(est - pred) <= params[P_GATE]:
                 # Never backwards while following: only an accepted jump moves back.
                 pos = max(pred + params[P_ALPHA] * (est - pred), pos)
                 istate[I_OUTLIERS] = 0
@@ -155,10 +166,11 @@ def follow_chunk(
                     istate[I_HIST_N] = 0
                 else:
                     pos = pred
+                    seen = pred
         win = hist_j.shape[0]
         head = istate[I_HIST_HEAD]
         hist_j[head] = j
-        hist_p[head] = est if istate[I_OUTLIERS] == 0 else pos
+        hist_p[head] = seen
         istate[I_HIST_HEAD] = (head + 1) % win
         istate[I_HIST_N] = min(istate[I_HIST_N] + 1, win)
         nh = istate[I_HIST_N]
