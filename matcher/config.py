@@ -33,6 +33,9 @@ class Config:
         held for two frames); the follower measured better on the finer grid.
     n_fft : int > 0 [samples]
         Window of the spectrum that onset bands and chroma are computed from.
+    n_ahead : int > 0 [samples]
+        How much of that window lies after the frame's centre: a frame settles this long
+        after its centre (the features' look-ahead).
     n_bands : int > 0
         Mel bands of the onset (spectral flux) feature.
     fmin, fmax : float [Hz]
@@ -57,6 +60,7 @@ class Config:
     sr: int = 16000
     hop: int = 256
     n_fft: int = 1024
+    n_ahead: int = 512
     n_bands: int = 84
     fmin: float = 30.0
     fmax: float = 8000.0
@@ -71,7 +75,7 @@ class Config:
     version: int = field(default=FEATURE_VERSION)
 
     def __post_init__(self) -> None:
-        for name in ("sr", "hop", "n_fft", "n_bands", "yin_frame"):
+        for name in ("sr", "hop", "n_fft", "n_ahead", "n_bands", "yin_frame"):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 raise ParameterError(f"config.{name} must be a positive integer, got {value!r}")
@@ -81,6 +85,8 @@ class Config:
             )
         if not 0 < self.fmin < self.fmax <= self.sr / 2:
             raise ParameterError(f"need 0 < fmin < fmax <= sr/2, got fmin={self.fmin}, fmax={self.fmax}, sr={self.sr}")
+        if not 0 < self.n_ahead < self.n_fft:
+            raise ParameterError(f"n_ahead must be between 0 and n_fft ({self.n_fft}), got {self.n_ahead}")
         if self.n_fft < self.hop:
             raise ParameterError(f"n_fft ({self.n_fft}) must be at least hop ({self.hop})")
 

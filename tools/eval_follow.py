@@ -166,7 +166,7 @@ def main() -> int:
     print(
         f"\nmatcher: {followed:.0f} s of takes followed in {spent:.1f} s "
         f"({followed / spent:.0f}x real time, features and steps, one process); "
-        f"algorithmic latency {Config().n_fft // 2 / Config().sr * 1000:.0f} ms "
+        f"algorithmic latency {Config().n_ahead / Config().sr * 1000:.0f} ms "
         "(newest settled frame's centre behind t)"
     )
     if args.json:

@@ -18,6 +18,17 @@ from .buffer import SampleBuffer
 ENERGY_FLOOR = 1e-10
 
 
+def analysis_window(before: int, after: int) -> np.ndarray:
+    """A Hann window whose rise spans ``before`` samples and whose fall spans ``after``.
+
+    Equal halves give the periodic Hann window; a shorter fall lets a frame settle sooner
+    after its centre (less look-ahead) while keeping the long rise's frequency resolution.
+    """
+    rise = np.sin(np.pi * np.arange(before) / (2 * before)) ** 2
+    fall = np.cos(np.pi * np.arange(after) / (2 * after)) ** 2
+    return np.concatenate([rise, fall]).astype(np.float32)
+
+
 class SpectralStream:
     """Streaming level / flux / chroma extractor.
 
@@ -29,8 +40,9 @@ class SpectralStream:
         import librosa
 
         self.config = config
-        self.half = config.n_fft // 2
-        self.window = np.hanning(config.n_fft + 1)[:-1].astype(np.float32)  # periodic Hann
+        self.ahead = config.n_ahead
+        self.half = config.n_fft - config.n_ahead  # samples before the frame centre
+        self.window = analysis_window(self.half, self.ahead)
         self.mel = librosa.filters.mel(
             sr=config.sr, n_fft=config.n_fft, n_mels=config.n_bands, fmin=config.fmin, fmax=config.fmax
         ).astype(np.float32)
@@ -80,7 +92,7 @@ class SpectralStream:
     def push(self, block: np.ndarray) -> dict[str, np.ndarray] | None:
         self.buffer.append(block)
         # Frame k is complete once sample k*hop + n_fft/2 - 1 has arrived.
-        k1 = (self.buffer.end - self.half) // self.config.hop + 1 if self.buffer.end >= self.half else 0
+        k1 = (self.buffer.end - self.ahead) // self.config.hop + 1 if self.buffer.end >= self.ahead else 0
         return self._emit(k1, self.buffer.end)
 
     def flush(self) -> dict[str, np.ndarray] | None:

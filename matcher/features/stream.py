@@ -57,7 +57,7 @@ class FeatureStream:
     def lookahead_samples(self) -> int:
         """How far [samples] the newest settled frame's centre lies behind the newest audio (at most)."""
         pitch = self.pitch_model.right_context * self.pitch_model.hop
-        return max(pitch, self.config.n_fft // 2)
+        return max(pitch, self.config.n_ahead)
 
     def push(self, block: np.ndarray) -> Frames:
         """Add mono float32 samples at ``config.sr``; return the newly settled frames."""
