@@ -177,7 +177,7 @@ class Follower:
         c = reference.config
         self.config = c
         self.frame_s = c.frame_seconds
-        self.lookahead_s = (c.n_fft // 2 if lookahead_samples is None else lookahead_samples) / c.sr
+        self.lookahead_s = (c.n_ahead if lookahead_samples is None else lookahead_samples) / c.sr
         if len(reference.frames) < 2:
             raise ParameterError(
                 f"reference {reference.name!r} is too short to follow ({len(reference.frames)} frames)"
