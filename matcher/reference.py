@@ -251,6 +251,15 @@ class ReferenceStore:
                 raise StoreError(f"cannot write to the reference store at {self.root}: {exc}") from exc
             raise
 
+    def _sweep(self, index: dict[str, dict[str, Any]]) -> None:
+        """Delete what an interrupted writer left: temporary files and feature files the
+        index does not name. Only called under the lock, so no write is in flight."""
+        named = {meta.get("file") for meta in index.values()}
+        for path in self.root.iterdir():
+            if path.name.startswith(".tmp-") or (path.suffix == ".npz" and path.name not in named):
+                with contextlib.suppress(OSError):
+                    path.unlink()
+
     def _write_index(self, refs: dict[str, dict[str, Any]]) -> None:
         payload = json.dumps({"format": INDEX_FORMAT, "references": refs}, indent=1, sort_keys=True).encode()
         self._write_atomic(self.root / "index.json", lambda f: f.write(payload))
@@ -261,12 +270,15 @@ class ReferenceStore:
         arrays = {**reference.frames.arrays(), **reference.beats.arrays()}
         with self._locked():
             index = self.index()
+            self._sweep(index)
             if name in index and not replace:
                 raise StoreError(f"a reference named {name!r} exists already; pass --force to replace it")
             # A fresh file name per version: the index switches atomically from the old to the new file.
             fname = f"{name}.{hashlib.sha1(os.urandom(8)).hexdigest()[:8]}.npz"
             self._write_atomic(self.root / fname, lambda f: np.savez(f, **arrays))
             meta = {**reference.meta, "name": name, "file": fname, "file_sha256": file_sha256(self.root / fname)}
+            # The configuration stored is the reference's own, whatever its metadata says.
+            meta.update(config=reference.config.to_dict(), feature_version=reference.config.version)
             meta["beats_per_bar"] = reference.beats.beats_per_bar
             old = index.get(name, {}).get("file")
             index[name] = meta
