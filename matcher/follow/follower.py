@@ -20,6 +20,9 @@ from ..reference import Reference
 from . import kernels as K
 from .costs import CostWeights, cost_vectors, flux_scale
 
+#: Cap on the re-locking search's reference rows per hop (about 1 ms of work).
+SEARCH_ROWS_MAX = 1500
+
 STATE_FOLLOWING = "following"
 STATE_LOST = "lost"
 
@@ -44,6 +47,16 @@ class FollowParams:
     tempo_min, tempo_max : float      bounds of the tempo ratio
     quality_time_s : float > 0 [s]    time constant of the match-quality average
     lost_below : float                match quality under which the state is ``lost``
+    pause_s : float > 0 [s]           silence this long (below the level gate) is a pause:
+                                      the position goes back to where it began and holds
+    search_probe_s : float > 0 [s]    how much recent take the re-locking search matches
+    search_period_s : float > 0 [s]   a search over the whole reference takes this long
+                                      (its work is spread over the hops)
+    search_hold : float >= 0 [cost]   price of a held coarse frame in the search
+    relock_ratio : float in (0, 1)    a far place must match at this share of the cost of
+                                      the current one (or less) to be moved to
+    relock_near_s : float > 0 [s]     what counts as the current place (far: > 3 times it)
+    relock_confirm : int >= 1         searches in a row that must find the same far place
     """
 
     band_s: float = 10.0
@@ -59,12 +72,23 @@ class FollowParams:
     tempo_max: float = 4.0
     quality_time_s: float = 1.0
     lost_below: float = 0.05
+    pause_s: float = 0.5
+    search_probe_s: float = 3.0
+    search_period_s: float = 0.25
+    search_hold: float = 0.3
+    relock_ratio: float = 0.6
+    relock_near_s: float = 1.0
+    relock_confirm: int = 3
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
             if not np.isfinite(value) or value < 0:
                 raise ParameterError(f"FollowParams.{f.name} must be a finite number >= 0, got {value!r}")
+        if not 0 < self.relock_ratio < 1:
+            raise ParameterError(f"FollowParams.relock_ratio must be in (0, 1), got {self.relock_ratio}")
+        if self.relock_confirm < 1 or self.search_probe_s <= 0 or self.search_period_s <= 0:
+            raise ParameterError("FollowParams: relock_confirm >= 1 and positive search times are needed")
         if self.hold_floor > 1:
             raise ParameterError(f"FollowParams.hold_floor must be in [0, 1], got {self.hold_floor}")
         if not 0 < self.alpha <= 1:
@@ -199,7 +223,11 @@ class Follower:
         win = max(8, round(p.tempo_window_s * rate))
         self._hist_j = np.zeros(win)
         self._hist_p = np.zeros(win)
+        self.ref_active = reference.frames.db >= c.gate_db
+        self._init_search(rate)
         self._istate = np.zeros(K.N_ISTATE, np.int64)
+        self._istate[K.I_SEARCH_ROW] = -1
+        self._istate[K.I_CAND] = -1
         self._fstate = np.zeros(K.N_FSTATE)
         self._fstate[K.S_TEMPO] = 1.0
         # The take's flux scale starts from the reference's, worth two seconds of frames.
@@ -216,8 +244,40 @@ class Follower:
         self._params[K.P_QUALITY_RATE] = min(1.0, 1.0 / (p.quality_time_s * rate))
         self._params[K.P_TEMPO_MIN] = p.tempo_min
         self._params[K.P_TEMPO_MAX] = p.tempo_max
+        n_c = len(self.ref_coarse)
+        # Rows per hop: the whole reference in one search period, but never more than
+        # SEARCH_ROWS_MAX, so a hop's cost stays bounded (long pieces search less often).
+        rows = int(np.ceil(n_c / max(1.0, p.search_period_s * rate)))
+        self._params[K.P_SEARCH_ROWS] = min(max(rows, 1), SEARCH_ROWS_MAX)
+        self._params[K.P_SEARCH_HOLD] = p.search_hold
+        self._params[K.P_RELOCK_RATIO] = p.relock_ratio
+        self._params[K.P_RELOCK_NEAR] = max(1, round(p.relock_near_s * rate / K.COARSE))
+        self._params[K.P_RELOCK_CONFIRM] = p.relock_confirm
+        self._params[K.P_PAUSE_AFTER] = max(1, round(p.pause_s * rate))
         # A take frame counts towards the running scale when louder than a tenth of it.
         self._params[K.P_AUDIBLE_NORM] = 0.1
+
+    def _init_search(self, rate: float) -> None:
+        """The re-locking search's reference features (coarse grid) and its buffers."""
+        n_c = len(self.ref_vectors) // K.COARSE
+        pooled = np.zeros((len(self.ref_vectors), 24))
+        for k in range(len(self.ref_vectors)):
+            K._pool(self.ref_vectors[k].astype(np.float64), self.n_flux, pooled[k])
+        self.ref_coarse = np.ascontiguousarray(
+            pooled[: n_c * K.COARSE].reshape(n_c, K.COARSE, 24).mean(axis=1).astype(np.float32)
+        )
+        n_p = max(2, round(self.params.search_probe_s * rate / K.COARSE))
+        self._ring = np.zeros((n_p, 24))
+        self._ring_active = np.zeros(n_p)
+        self._probe = np.zeros((n_p, 24))
+        self._rows = np.zeros((4, n_p))
+        self._row_end = np.full(max(n_c, 1), K.INF)
+        self._pooled = np.zeros(24)
+
+    @property
+    def relocks(self) -> int:
+        """How often the search moved the follower to another place."""
+        return int(self._istate[K.I_RELOCKS])
 
     def __repr__(self) -> str:
         return f"Follower({self.reference.name!r}, frames={self.frames_seen})"
@@ -237,8 +297,11 @@ class Follower:
         quality = np.empty(m)
         if m:
             K.follow_chunk(
-                self.ref_vectors, self.ref_hold, take, self.n_flux,
-                self._D, self._Dn, self._cost, self._hist_j, self._hist_p, self._istate, self._fstate, self._params,
+                self.ref_vectors, self.ref_hold, self.ref_active, self.ref_coarse,
+                take, frames.db >= self.config.gate_db, self.n_flux,
+                self._D, self._Dn, self._cost, self._hist_j, self._hist_p,
+                self._ring, self._ring_active, self._probe, self._rows, self._row_end, self._pooled,
+                self._istate, self._fstate, self._params,
                 raw, pos, tempo, quality,
             )  # fmt: skip
         frame = np.arange(j0, j0 + m)
