@@ -128,10 +128,15 @@ class Position:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+        """Plain values; beat and bar are None when the reference has no beats (JSON null)."""
+        return {k: (_json_float(v) if isinstance(v, float) else v) for k, v in asdict(self).items()}
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict())
+        return json.dumps(self.to_dict(), allow_nan=False)
+
+
+def _json_float(v: float) -> float | None:
+    return round(v, 4) if np.isfinite(v) else None
 
 
 @dataclass(frozen=True)
@@ -227,6 +232,7 @@ class Follower:
         self._init_search(rate)
         self._istate = np.zeros(K.N_ISTATE, np.int64)
         self._istate[K.I_SEARCH_ROW] = -1
+        self._last = np.array([-1.0, -1.0])  # last (position, reported ref_t)
         self._istate[K.I_CAND] = -1
         self._fstate = np.zeros(K.N_FSTATE)
         self._fstate[K.S_TEMPO] = 1.0
@@ -306,8 +312,10 @@ class Follower:
             )  # fmt: skip
         frame = np.arange(j0, j0 + m)
         t = frame * self.frame_s + self.lookahead_s
-        # Extrapolate over the look-ahead: the frame's centre is lookahead_s before t.
+        # Extrapolate over the look-ahead (the frame's centre is lookahead_s before t), and
+        # never back while following: only a jump of the position itself moves back.
         ref_t = np.clip(pos * self.frame_s + tempo * self.lookahead_s, 0.0, self.reference.duration)
+        self._last = K.no_backwards(pos, ref_t, self._last)
         beats = self.reference.beats
         return Track(
             t=t,

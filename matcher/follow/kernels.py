@@ -205,14 +205,28 @@ def _track(est, D, lo, width, hist_j, hist_p, istate, fstate, params):
 
 
 @njit(cache=True)
+def no_backwards(pos, ref_t, last):
+    """Raise ``ref_t`` in place to the last reported value unless the position itself
+    moved back (a jump); ``last`` = (position, ref_t) before this run. Returns the new last."""
+    for k in range(pos.shape[0]):
+        if pos[k] >= last[0] and ref_t[k] < last[1]:
+            ref_t[k] = last[1]
+        last[0] = pos[k]
+        last[1] = ref_t[k]
+    return last
+
+
+@njit(cache=True)
 def _pool(x, n_flux, out):
     """Search features of one frame: flux pooled into 12 groups of bands, then chroma."""
-    group = n_flux // 12
     for g in range(12):
+        a = g * n_flux // 12
+        b = (g + 1) * n_flux // 12
         acc = 0.0
-        for k in range(g * group, (g + 1) * group):
+        for k in range(a, b):
             acc += x[k]
-        out[g] += acc / group
+        if b > a:
+            out[g] += acc / (b - a)
     for k in range(12):
         out[12 + k] += x[n_flux + k]
 
