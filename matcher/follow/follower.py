@@ -74,11 +74,11 @@ class FollowParams:
     lost_below: float = 0.05
     pause_s: float = 0.5
     search_probe_s: float = 3.0
-    search_period_s: float = 0.25
+    search_period_s: float = 0.5
     search_hold: float = 0.3
     relock_ratio: float = 0.6
     relock_near_s: float = 1.0
-    relock_confirm: int = 3
+    relock_confirm: int = 2
 
     def __post_init__(self) -> None:
         for f in fields(self):
