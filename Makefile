@@ -34,6 +34,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix matcher tests tools
 
 test: lint
+	bash tools/setup_system.sh --test
 	$(PY) -m pytest -q || { s=$$?; [ $$s -ne 5 ] || echo "pytest collected no tests" >&2; exit $$s; }
 
 test-fast: lint

@@ -4,8 +4,10 @@ Importing matcher loads neither TensorFlow nor an audio device; those come when 
 SPICE model is loaded or a microphone is opened.
 """
 
+from .align import Alignment, AlignParams, AlignWeights, align_frames
 from .audio import audio_info, file_blocks, read_audio
 from .beats import Beats, load_beats, track_beats
+from .compare import Comparison, compare
 from .config import FEATURE_VERSION, Config
 from .errors import DeviceError, InputFileError, MatcherError, ModelError, ParameterError, StoreError
 from .features import FeatureStream, Frames, PitchModel, YinModel, extract, resolve_backend
@@ -15,7 +17,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "FEATURE_VERSION",
+    "AlignParams",
+    "AlignWeights",
+    "Alignment",
     "Beats",
+    "Comparison",
     "Config",
     "DeviceError",
     "FeatureStream",
@@ -29,8 +35,10 @@ __all__ = [
     "ReferenceStore",
     "StoreError",
     "YinModel",
+    "align_frames",
     "audio_info",
     "build_reference",
+    "compare",
     "extract",
     "file_blocks",
     "load_beats",

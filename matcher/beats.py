@@ -110,17 +110,48 @@ def _interp_extrap(x: np.ndarray | float, xp: np.ndarray, fp: np.ndarray) -> np.
     return y if np.ndim(x) else float(y)
 
 
+#: Onset envelopes longer than this [frames] are beat-tracked with the tempo estimated
+#: chunk by chunk (librosa's tempogram of a whole hour would take gigabytes).
+LONG_TRACK_FRAMES = 4000
+
+
 def track_beats(onset: np.ndarray, sr: int, hop: int, beats_per_bar: int = 4) -> Beats:
-    """Beats from librosa's beat tracker on an onset-strength envelope (one value per hop)."""
+    """Beats from librosa's beat tracker on an onset-strength envelope (one value per hop).
+
+    Memory is linear in the length: beyond :data:`LONG_TRACK_FRAMES` frames, the global
+    tempo librosa would estimate (the peak of the time-averaged autocorrelation tempogram,
+    with its default prior) is computed from the tempogram's column sums chunk by chunk,
+    and librosa's dynamic-programming tracker runs with that tempo — the same beats.
+    """
     import librosa
 
+    onset = np.asarray(onset, np.float64)
     if len(onset) < 4 or not np.any(onset > 0):
         return Beats.from_numbers(np.zeros(0), np.zeros(0), beats_per_bar, "tracked")
-    _, times = librosa.beat.beat_track(
-        onset_envelope=np.asarray(onset, np.float64), sr=sr, hop_length=hop, units="time"
-    )
+    bpm = None if len(onset) <= LONG_TRACK_FRAMES else _global_tempo(onset, sr, hop)
+    kwargs = {} if bpm is None else {"bpm": bpm}
+    _, times = librosa.beat.beat_track(onset_envelope=onset, sr=sr, hop_length=hop, units="time", **kwargs)
     times = np.asarray(times, np.float64)
     return Beats.from_numbers(times, np.arange(len(times), dtype=np.float64), beats_per_bar, "tracked")
+
+
+def _global_tempo(onset: np.ndarray, sr: int, hop: int) -> float:
+    """librosa's global tempo estimate [bpm], from a tempogram made chunk by chunk."""
+    import librosa
+
+    win = int(librosa.time_to_frames(8.0, sr=sr, hop_length=hop))  # librosa.feature.tempo's ac_size
+    half = win // 2
+    total = None
+    count = 0
+    for start in range(0, len(onset), LONG_TRACK_FRAMES):
+        stop = min(start + LONG_TRACK_FRAMES, len(onset))
+        lo = max(0, start - half)
+        tg = librosa.feature.tempogram(onset_envelope=onset[lo : stop + half], sr=sr, hop_length=hop, win_length=win)
+        tg = tg[:, start - lo : stop - lo]
+        total = tg.sum(axis=1) if total is None else total + tg.sum(axis=1)
+        count += tg.shape[1]
+    mean_tg = (total / count)[:, None]
+    return float(librosa.feature.tempo(tg=mean_tg, sr=sr, hop_length=hop, aggregate=None)[0])
 
 
 def _bad(path: Path, why: str) -> InputFileError:

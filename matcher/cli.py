@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -198,13 +202,35 @@ def follow(
     ref: Annotated[str, typer.Argument(help="Stored reference name, or an audio file (preprocessed on the fly).")],
     input: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option("--input", "-i", help="Take to follow (audio file). Without it: the microphone (not yet)."),
+        typer.Option("--input", "-i", help="Take to follow (audio file). Without it: the microphone."),
     ] = None,
     realtime: Annotated[bool, typer.Option("--realtime", help="Pace the file like a live microphone.")] = False,
     jsonl: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option("--jsonl", help="Write one JSON object per hop to this file ('-': standard output)."),
     ] = None,
+    device: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--device", "-d", help="Microphone: name or index from `matcher devices` (default input)."),
+    ] = None,
+    channels: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option("--channels", help="Microphone channels to record (averaged for following). [default: 1]"),
+    ] = None,
+    duration: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option("--duration", help="Microphone: stop by itself after this many seconds of audio."),
+    ] = None,
+    stats: Annotated[
+        bool, typer.Option("--stats", help="Microphone: print latency figures and overflow counts at the end.")
+    ] = False,
+    save_take: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--save-take", help="Microphone: keep the recorded audio in this FLAC file."),
+    ] = None,
+    score: Annotated[
+        bool, typer.Option("--score", help="When the take ends, score it per beat as `matcher score` does.")
+    ] = False,
     pitch: PitchOpt = "auto",
     pitch_model: PitchModelOpt = None,
     store: StoreOpt = None,
@@ -215,7 +241,14 @@ def follow(
     from .follow import follow_blocks, summarize
 
     if input is None:
-        raise MatcherError("live microphone input is not available yet; give the take with --input FILE")
+        live = _LiveOptions(device, channels, duration, stats, save_take, realtime)
+        with _take_for_score(score, save_take) as score_take:
+            _follow_live(ref, live, jsonl, pitch, pitch_model, store, quiet, score_take)
+        return
+    mic_only = {"--device": device, "--channels": channels, "--duration": duration, "--save-take": save_take}
+    given = [name for name, value in mic_only.items() if value is not None] + (["--stats"] if stats else [])
+    if given:
+        raise ParameterError(f"{', '.join(given)}: for microphone input only; drop --input FILE to listen")
     audio_info(input)  # a bad take fails before the reference is prepared
     reference = _load_reference(ref, store, pitch, pitch_model, quiet)
     blocks = file_blocks(input, reference.config.sr)
@@ -244,6 +277,155 @@ def follow(
             sink.close()
     if not quiet and jsonl != "-":
         _print_follow_summary(summarize(track, reference))
+    if score:
+        _score_followed(reference, input, track, err if jsonl == "-" else out)
+
+
+@dataclass(frozen=True)
+class _LiveOptions:
+    """The microphone options of `follow`."""
+
+    device: str | None
+    channels: int | None
+    duration: float | None
+    stats: bool
+    save_take: Path | None
+    realtime: bool
+
+
+def _follow_live(
+    ref: str,
+    opts: _LiveOptions,
+    jsonl: str | None,
+    pitch: str,
+    pitch_model: str | None,
+    store: Path | None,
+    quiet: bool,
+    score_take: Path | None = None,
+) -> None:
+    """`follow` without --input: listen until Ctrl-C, --duration, or the device goes away.
+    With ``score_take`` the take is recorded there and scored when it ends."""
+    import signal
+    import threading
+
+    from . import live
+    from .errors import DeviceError
+    from .follow import summarize
+
+    if opts.realtime:
+        raise ParameterError("--realtime paces a file; the microphone is real time already (drop --realtime)")
+    if opts.channels is not None and opts.channels < 1:
+        raise ParameterError(f"--channels must be at least 1, got {opts.channels}")
+    if opts.duration is not None and not opts.duration > 0:
+        raise ParameterError(f"--duration must be a positive number of seconds, got {opts.duration}")
+    if opts.save_take is not None and opts.save_take.suffix.lower() != ".flac":
+        raise ParameterError(f"--save-take writes FLAC: give a file name ending in .flac, got {opts.save_take}")
+    device = live.find_input_device(opts.device)  # a missing microphone fails before the reference is prepared
+    reference = _load_reference(ref, store, pitch, pitch_model, quiet)
+    to_stdout = jsonl == "-"
+    sink = None
+    if jsonl is not None:
+        try:
+            sink = sys.stdout if to_stdout else open(jsonl, "w", encoding="utf-8")  # noqa: SIM115
+        except OSError as exc:
+            raise ParameterError(f"cannot write --jsonl {jsonl}: {exc.strerror}") from exc
+
+    def on_track(track: Track) -> None:  # on the worker thread
+        if sink is not None:
+            sink.write("".join(p.to_json() + "\n" for p in track.positions()))
+            sink.flush()
+
+    def on_term(signum: int, frame: object) -> None:  # `kill` ends a session like Ctrl-C
+        raise KeyboardInterrupt
+
+    in_main = threading.current_thread() is threading.main_thread()
+    old_term = signal.signal(signal.SIGTERM, on_term) if in_main else None
+    take_file = opts.save_take or score_take
+    session = live.LiveSession(reference, device, opts.channels or 1, opts.duration, on_track, take_file)
+    display = None if (quiet or to_stdout) else _LiveDisplay(reference)
+    try:
+        if not quiet:
+            err.print(
+                f"listening on {escape(device.name)} ({session.samplerate} Hz, {session.channels} ch) "
+                f"for {escape(reference.name)}; Ctrl-C ends"
+            )
+        try:
+            session.start()
+            if display is None:
+                while session.wait(0.25):
+                    pass
+            else:
+                with display:
+                    while session.wait(0.1):
+                        problems = session.overflows + session.ring.dropped_blocks
+                        note = f"in {session.level_db:+.0f} dB" + (f", {problems} overflows/drops" if problems else "")
+                        display.update(session.latest, note)
+        except KeyboardInterrupt:
+            session.stop("stopped", "stopped (Ctrl-C)")
+        result = session.result()
+    finally:
+        session.result()  # closes the stream and the take whatever happened
+        if sink is not None and sink is not sys.stdout:
+            sink.close()
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+    report = err if to_stdout else out
+    if not quiet and not to_stdout:
+        _print_follow_summary(summarize(result.track, reference))
+    if opts.stats:
+        _print_live_stats(result, reference.config.frame_seconds, report)
+    elif result.overflows or result.dropped_blocks:
+        err.print(f"input: {result.overflows} overflow(s), {result.dropped_blocks} dropped block(s) (--stats: details)")
+    if result.take_error:
+        err.print(f"the take stopped being saved: {escape(result.take_error)}")
+    elif opts.save_take is not None and result.take_path is not None and not quiet:
+        err.print(f"take saved: {escape(str(result.take_path))} ({result.seconds:.1f} s)")
+    if score_take is not None and result.error is None and not result.take_error:
+        _score_followed(reference, result.take_path, result.track, report)
+    if result.error is not None:
+        raise result.error
+    if result.reason == "device":
+        kept = f"; the take is kept in {result.take_path}" if opts.save_take and not result.take_error else ""
+        raise DeviceError(f"{result.message}; followed {result.seconds:.1f} s{kept}")
+
+
+def _print_live_stats(result: Any, hop_s: float, console: Console) -> None:
+    lat, proc = result.latency, result.processing
+    if lat["n"]:
+        console.print(
+            f"latency, block arrival to position: median {lat['median_ms']:.2f} ms, p99 {lat['p99_ms']:.2f} ms, "
+            f"max {lat['max_ms']:.2f} ms (at {lat['max_at_s']:.1f} s) over {lat['n']} blocks, "
+            f"{lat['over_hop']} longer than the {hop_s * 1000:.0f} ms hop; "
+            f"processing: median {proc['median_ms']:.2f} ms, p99 {proc['p99_ms']:.2f} ms"
+        )
+    else:
+        console.print("latency: no block produced a position")
+    buffering = "" if result.input_latency_ms is None else f", device buffering {result.input_latency_ms:.1f} ms"
+    name = escape(result.device.name) if result.device else "stream"
+    console.print(
+        f"input: {name} at {result.samplerate} Hz, {result.channels} ch, {result.seconds:.1f} s{buffering}; "
+        f"overflows {result.overflows}, dropped blocks {result.dropped_blocks}"
+    )
+
+
+@app.command("devices")
+def devices(as_json: JsonFlag = False) -> None:
+    """List audio input devices: index, name, channels, default rate (* marks the default)."""
+    from .errors import DeviceError
+    from .live import input_devices
+
+    found = input_devices()
+    if not found:
+        raise DeviceError("no audio input device found (no microphone, or no sound server running)")
+    if as_json:
+        print(json.dumps([d.to_dict() for d in found], indent=1))
+        return
+    table = Table("", "index", "name", "channels", "default rate", "host API")
+    for d in found:
+        table.add_row(
+            "*" if d.default else "", str(d.index), escape(d.name), str(d.channels), f"{d.samplerate:.0f} Hz", d.hostapi
+        )
+    out.print(table)
 
 
 class _LiveDisplay:
@@ -262,7 +444,10 @@ class _LiveDisplay:
     def __exit__(self, *exc: object) -> None:
         self.live.__exit__(*exc)
 
-    def update(self, pos: Position) -> None:
+    def update(self, pos: Position | None, note: str = "") -> None:
+        if pos is None:  # a microphone before its first frame
+            self.live.update(f"listening…  {note}")
+            return
         share = min(1.0, pos.ref_t / max(self.reference.duration, 1e-9))
         width = 30
         bar = "█" * int(share * width) + "·" * (width - int(share * width))
@@ -272,7 +457,7 @@ class _LiveDisplay:
             where = f"{pos.ref_t:6.2f} s"
         self.live.update(
             f"{bar} {where}  {pos.ref_t:6.2f} s  tempo {pos.tempo_dev_pct:+5.1f} % ({words})  "
-            f"conf {pos.confidence:.2f}  {pos.state}"
+            f"conf {pos.confidence:.2f}  {pos.state}" + (f"  {note}" if note else "")
         )
 
 
@@ -290,6 +475,235 @@ def _print_follow_summary(s: dict[str, Any]) -> None:
             f = s[name]
             where = f"bar {f['bar']}" if f["bar"] is not None else f"{f['ref_t']:.1f} s"
             out.print(f"{name}: {f['tempo_dev_pct']:+.1f} % at {where} (take {f['t']:.1f} s)")
+
+
+@app.command("compare")
+def compare_cmd(
+    a: Annotated[
+        str,
+        typer.Argument(metavar="A", help="Performance A: audio file or stored reference (its beats give the bars)."),
+    ],
+    b: Annotated[str, typer.Argument(metavar="B", help="Performance B: audio file or stored reference name.")],
+    json_out: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--json", help="Write the comparison as JSON to this file ('-': standard output)."),
+    ] = None,
+    csv_out: Annotated[Optional[Path], typer.Option("--csv", help="Write the per-beat table as CSV.")] = None,  # noqa: UP045
+    plot: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--plot", help="Write a PNG: alignment path, tempo curve of B against A, beat deviations."),
+    ] = None,
+    beats: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            help="A's beat times (one per line, CSV with a time column, or 'time beat_in_bar'); else tracked."
+        ),
+    ] = None,
+    beats_per_bar: Annotated[int, typer.Option(help="Beats per bar where the beats give no downbeats.")] = 4,
+    method: Annotated[str, typer.Option(help="Alignment: auto, dtw (full matrix) or banded (linear memory).")] = "auto",
+    open_begin: Annotated[bool, typer.Option("--open-begin", help="B may start later in the piece than A.")] = False,
+    open_end: Annotated[bool, typer.Option("--open-end", help="B may stop before A's end.")] = False,
+    pitch: Annotated[str, typer.Option("--pitch", help="Pitch backend for audio files: yin, spice or auto.")] = "yin",
+    pitch_model: PitchModelOpt = None,
+    store: StoreOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Align two performances and show where and how B differs from A: tempo, beats, bars, pitch."""
+    from .align import AlignParams
+    from .compare import compare, load_performance, write_atomic
+    from .features import PITCH_CHOICES, resolve_backend
+
+    if beats_per_bar < 1:
+        raise ParameterError(f"--beats-per-bar must be at least 1, got {beats_per_bar}")
+    if pitch not in PITCH_CHOICES:
+        raise ParameterError(f"unknown pitch backend {pitch!r}; choose one of {', '.join(PITCH_CHOICES)}")
+    params = AlignParams(method=method, open_begin=open_begin, open_end=open_end)
+    ref_store = _store(store)
+    for spec in (a, b):  # a bad second file fails before the first is preprocessed
+        if spec not in ref_store.index():
+            from .audio import audio_info
+
+            if not Path(spec).exists():
+                known = ", ".join(sorted(ref_store.index())) or "none stored"
+                raise MatcherError(f"{spec!r} is neither a stored reference (have: {known}) nor an audio file")
+            audio_info(spec)
+    models: dict[str, Any] = {}
+
+    def model_for():
+        if "m" not in models:
+            models["m"] = resolve_backend(pitch, pitch_model, Config(), quiet=quiet)
+        return models["m"]
+
+    side_a = load_performance(a, ref_store, Config(), model_for, beats, beats_per_bar)
+    side_b = load_performance(b, ref_store, side_a.config, model_for, None, beats_per_bar, track=False)
+    if side_a.name == side_b.name:
+        side_b = type(side_b)(f"{side_b.name} (B)", side_b.frames, side_b.beats, side_b.config, side_b.meta)
+    result = compare(side_a, side_b, params)
+    if json_out is not None:
+        text = json.dumps(result.to_dict(), indent=1)
+        if json_out == "-":
+            print(text)
+        else:
+            write_atomic(json_out, (text + "\n").encode())
+    if csv_out is not None:
+        write_atomic(csv_out, result.beats_csv().encode())
+    if plot is not None:
+        from .plot import write_comparison_png
+
+        write_comparison_png(result, plot)
+    if not quiet and json_out != "-":
+        _print_comparison(result)
+
+
+def _print_comparison(result: Any) -> None:
+    """A table per bar (the passages only, for long pieces) and the summary sentence."""
+    rows = result.bars if len(result.bars) <= 40 else [b for b in result.bars if any(
+        p.first_bar <= b.bar <= p.last_bar for p in result.passages)]  # fmt: skip
+    if rows:
+        title = "bars" if len(rows) == len(result.bars) else f"bars where they differ most (of {len(result.bars)})"
+        table = Table("bar", "A start", "B start", "B tempo vs A", "max beat dev", "pitch", title=title)
+        marked = {b for p in result.passages for b in range(p.first_bar, p.last_bar + 1)}
+        for bar in rows:
+            tempo = "" if bar.tempo_dev_pct != bar.tempo_dev_pct else f"{bar.tempo_dev_pct + 0.0:+.1f} %"
+            cents = "" if bar.cents != bar.cents else f"{round(bar.cents) + 0:+d} ct"
+            style = "bold" if bar.bar in marked else None
+            table.add_row(
+                str(bar.bar), f"{bar.a_start:.2f} s", f"{bar.b_start:.2f} s", tempo, f"{bar.max_dev_ms:.0f} ms", cents,
+                style=style,
+            )  # fmt: skip
+        out.print(table)
+    out.print(escape(result.summary()))
+
+
+@app.command("score")
+def score_cmd(
+    ref: Annotated[str, typer.Argument(help="Stored reference name, or an audio file (preprocessed on the fly).")],
+    take: Annotated[str, typer.Argument(help="The take: audio file (or a stored reference made the same way).")],
+    json_out: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--json", help="Write per-beat rows and the summary as JSON to this file ('-': standard output)."),
+    ] = None,
+    plot: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--plot", help="Write a PNG: timing error per beat, the take's tempo against the reference."),
+    ] = None,
+    tolerance: Annotated[float, typer.Option("--tolerance", help="Beats within this many ms count as in time.")] = 50.0,
+    tempo: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option("--tempo", help="Measure against the reference at this tempo (take/reference, e.g. 0.8)."),
+    ] = None,
+    beats: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="Reference beat times (one per line, CSV with a time column, or 'time beat_in_bar')."),
+    ] = None,
+    beats_per_bar: Annotated[int, typer.Option(help="Beats per bar where the beats give no downbeats.")] = 4,
+    method: Annotated[str, typer.Option(help="Alignment: auto, dtw (full matrix) or banded (linear memory).")] = "auto",
+    open_begin: Annotated[
+        bool, typer.Option("--open-begin", help="The take may start later in the piece than the reference.")
+    ] = False,
+    open_end: Annotated[bool, typer.Option("--open-end", help="The take may stop before the reference's end.")] = False,
+    pitch: PitchOpt = "auto",
+    pitch_model: PitchModelOpt = None,
+    store: StoreOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Score a recorded take against a reference, beat by beat: timing error [ms], steadiness, pitch [cents]."""
+    from .align import AlignParams
+    from .beats import load_beats
+    from .compare import write_atomic
+    from .scoring import load_take, score_take, write_score_png
+
+    if beats_per_bar < 1:
+        raise ParameterError(f"--beats-per-bar must be at least 1, got {beats_per_bar}")
+    if not (tolerance > 0 and tolerance < float("inf")):
+        raise ParameterError(f"--tolerance must be a positive number of milliseconds, got {tolerance}")
+    if tempo is not None and not (tempo > 0 and tempo < float("inf")):
+        raise ParameterError(f"--tempo must be a positive ratio (take / reference, e.g. 0.8), got {tempo}")
+    params = AlignParams(method=method, open_begin=open_begin, open_end=open_end)
+    ref_store = _store(store)
+    if take not in ref_store.index():  # a bad take fails before the reference is prepared
+        from .audio import audio_info
+
+        if not Path(take).exists():
+            known = ", ".join(sorted(ref_store.index())) or "none stored"
+            raise MatcherError(f"{take!r} is neither a stored reference (have: {known}) nor an audio file")
+        audio_info(take)
+    ref_beats = load_beats(beats, beats_per_bar) if beats is not None else None
+    reference = _load_reference(ref, store, pitch, pitch_model, quiet)
+    bar, update = _progress(quiet, f"preprocessing {Path(take).name}")
+    if bar is not None:
+        with bar:
+            side = load_take(take, reference, ref_store, pitch_model, update)
+    else:
+        side = load_take(take, reference, ref_store, pitch_model)
+    result = score_take(reference, side, tolerance, params, ref_beats, tempo_ratio=tempo)
+    if json_out is not None:
+        text = json.dumps(result.to_dict(), indent=1, allow_nan=False)
+        if json_out == "-":
+            print(text)
+        else:
+            write_atomic(json_out, (text + "\n").encode())
+    if plot is not None:
+        write_score_png(result, plot)
+    if not quiet and json_out != "-":
+        _print_score(result, out)
+
+
+@contextlib.contextmanager
+def _take_for_score(score: bool, save_take: Path | None) -> Iterator[Path | None]:
+    """Where `follow --score` records a microphone take: --save-take, else a temporary file
+    removed afterwards; None without --score."""
+    if not score or save_take is not None:
+        yield save_take if score else None
+        return
+    with tempfile.TemporaryDirectory(prefix="matcher-take-") as folder:
+        yield Path(folder) / "take.flac"
+
+
+def _score_followed(reference: Reference, take_path: Path | None, track: Track, console: Console) -> None:
+    """`follow --score`: score the finished take offline (its audio, the reference's pitch
+    backend), aligned over the part of the reference the follower saw it cover."""
+    from .scoring import followed_span, load_take, score_take
+
+    if take_path is None or not Path(take_path).exists() or len(track) == 0:
+        console.print("nothing to score: the take produced no audio")
+        return
+    params = followed_span(track, reference)
+    result = score_take(reference, load_take(take_path, reference), params=params)
+    _print_score(result, console)
+
+
+_GRADE_STYLE = {"green": "green", "yellow": "yellow", "red": "red", "none": "dim"}
+
+
+def _print_score(result: Any, console: Console) -> None:
+    """A table per bar, each beat's error coloured green/yellow/red, and the sentence."""
+    from .scoring import grade
+
+    tol = result.tolerance_ms
+    bars = result.bars
+    title = f"timing per bar (error ms per beat: green within ±{tol:g}, yellow within ±{2 * tol:g}, red beyond)"
+    if len(bars) > 80:  # a long piece: the bars with a beat outside the tolerance
+        bars = tuple(b for b in bars if b.within < 1.0)
+        title += f"; {len(bars)} of {len(result.bars)} bars with a beat outside ±{tol:g} ms"
+    if bars:
+        table = Table("bar", "take", "beats: error ms", "mean", "max |steadiness|", "pitch", title=title)
+        by_bar: dict[int, list[Any]] = {}
+        for b in result.beats:
+            by_bar.setdefault(b.bar, []).append(b)
+        for bar in bars:
+            cells = " ".join(
+                f"[{_GRADE_STYLE[grade(b.error_ms, tol)]}]{b.error_ms + 0.0:+.0f}[/]" for b in by_bar.get(bar.bar, [])
+            )
+            s = bar.max_abs_steadiness_ms
+            steady = "" if s != s else f"{s:.0f}"
+            cents = "" if bar.cents != bar.cents else f"{round(bar.cents) + 0:+d} ct"
+            style = _GRADE_STYLE[grade(bar.mean_abs_error_ms, tol)]
+            table.add_row(
+                str(bar.bar), f"{bar.take_t:.2f} s", cells, f"[{style}]{bar.mean_error_ms + 0.0:+.0f}[/]", steady, cents
+            )
+        console.print(table)
+    console.print(escape(result.sentence()))
 
 
 def _public(meta: dict[str, Any]) -> dict[str, Any]:

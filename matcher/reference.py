@@ -103,9 +103,11 @@ def build_reference(
     beats_path: str | os.PathLike | None = None,
     beats_per_bar: int = 4,
     progress: Callable[[int, int], None] | None = None,
+    track: bool = True,
 ) -> Reference:
     """Preprocess an audio file into a :class:`Reference`.
 
+    Beats come from ``beats_path``, else librosa's tracker when ``track``, else none.
     ``progress(done, total)`` is called with model-rate samples processed so far.
     Silent audio is refused: there would be nothing to follow.
     """
@@ -124,8 +126,10 @@ def build_reference(
         raise InputFileError(f"{info.path}: audio is silent (below {config.gate_db:g} dBFS throughout)")
     if beats_path is not None:
         beats = load_beats(beats_path, beats_per_bar)
-    else:
+    elif track:
         beats = track_beats(frames.onset, config.sr, config.hop, beats_per_bar)
+    else:
+        beats = Beats.from_numbers(np.zeros(0), np.zeros(0), beats_per_bar, "none")
     meta = {
         "name": check_name(name or name_from_path(audio_path)),
         "source": str(Path(audio_path).resolve()),

@@ -2,8 +2,13 @@
 # Debian libraries matcher needs beside its Python packages: PortAudio for sounddevice
 # (live input) and libsndfile for soundfile. Installed with apt-get when running as root;
 # otherwise a clear message says what to install.
+#   --test  also PulseAudio and its ALSA plugin: the live-audio tests make a file-fed
+#           microphone with them on machines without a sound card (tools/pulse_mic.py).
 set -euo pipefail
 packages=(libportaudio2 libsndfile1)
+if [ "${1:-}" = "--test" ]; then
+  packages+=(pulseaudio pulseaudio-utils libasound2-plugins)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -18,4 +23,5 @@ if [ "$(id -u)" -eq 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 else
   echo "setup: missing Debian packages ${missing[*]}; run: sudo apt-get install ${missing[*]}" >&2
+  [ "${1:-}" != "--test" ] || echo "setup: until then the PulseAudio (live audio) tests are skipped" >&2
 fi

@@ -36,17 +36,22 @@ def follow_blocks(
         stream = FeatureStream(config, NoPitch(config))
     follower = Follower(reference, params, weights, lookahead_samples=stream.lookahead_samples)
     parts: list[Track] = []
+    recent: list[Track] = []  # live input brings a frame or two per block: merged in runs of 256
 
     def feed(frames: Any) -> None:
         if len(frames):
             track = follower.steps(frames)
-            parts.append(track)
+            recent.append(track)
+            if len(recent) >= 256:  # a 1-frame Track costs ~1 kB, merged ~60 B a frame
+                parts.append(Track.concat(recent))
+                recent.clear()
             if on_track is not None:
                 on_track(track)
 
     for block in blocks:
         feed(stream.push(block))
     feed(stream.flush())
+    parts.extend(recent)
     if not parts:
         return follower.steps(stream.flush())  # empty track
     return Track.concat(parts)
@@ -57,7 +62,7 @@ def summarize(track: Track, reference: Reference, smooth_s: float = 2.0) -> dict
     if len(track) == 0:
         return {"frames": 0}
     rate = reference.config.frame_rate
-    k = max(1, int(smooth_s * rate))
+    k = max(1, min(int(smooth_s * rate), len(track)))  # mode='same' returns the longer of the two
     following = ~track.lost
     tempo = np.convolve(track.tempo_ratio, np.ones(k) / k, mode="same")
     tempo_f = np.where(following, tempo, np.nan)

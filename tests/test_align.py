@@ -1,0 +1,249 @@
+"""Offline alignment: the banded kernel against dtw-python on the same costs, textbook
+paths, coarse-to-fine agreement with the full matrix, open ends, linear memory, and
+the checking wrapper's refusals."""
+
+from __future__ import annotations
+
+from dataclasses import replace as dataclasses_replace
+
+import dtw
+import numpy as np
+import pytest
+from scipy.spatial.distance import cdist
+
+from matcher import ParameterError
+from matcher.align import (
+    BANDED_PATTERNS,
+    Alignment,
+    AlignParams,
+    AlignWeights,
+    align_vectors,
+    monotone_map,
+)
+from matcher.align_kernels import band_dtw, pool, project_band
+
+FS = 0.016
+
+
+def full_band(n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.zeros(n, np.int64), np.full(n, m, np.int64)
+
+
+def warped_walk(rng: np.random.Generator, n: int, d: int = 6) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A smooth random feature sequence X and Y = X read along a known smooth warp; also the
+    warp itself (for each Y frame, its fractional X frame)."""
+    steps = rng.normal(0, 1, (n, d))
+    X = np.cumsum(steps, axis=0)
+    X = np.vstack([np.convolve(col, np.ones(5) / 5, mode="same") for col in X.T]).T
+    m = int(n * 0.8)
+    u = np.linspace(0, 1, m)
+    warp = (n - 1) * (u + 0.08 * np.sin(2 * np.pi * u))  # monotone: derivative 1 + 0.5 cos > 0
+    Y = np.vstack([np.interp(warp, np.arange(n), col) for col in X.T]).T
+    return X.astype(np.float32), Y.astype(np.float32), warp
+
+
+# -- the kernel against dtw-python -----------------------------------------------------
+
+
+@pytest.mark.parametrize("pattern", sorted(BANDED_PATTERNS))
+def test_full_band_equals_dtw_python(rng: np.random.Generator, pattern: str) -> None:
+    X = rng.normal(size=(37, 5)).astype(np.float32)
+    Y = rng.normal(size=(29, 5)).astype(np.float32)
+    lo, hi = full_band(len(X), len(Y))
+    pi, pj, cost, cells = band_dtw(X, Y, lo, hi, *BANDED_PATTERNS[pattern], False, False)
+    ref = dtw.dtw(cdist(X.astype(np.float64), Y.astype(np.float64)), step_pattern=pattern)
+    assert cells == len(X) * len(Y)
+    assert cost == pytest.approx(ref.distance, rel=1e-6)
+    np.testing.assert_array_equal(pi, ref.index1)
+    np.testing.assert_array_equal(pj, ref.index2)
+
+
+def test_textbook_path_and_zero_cost() -> None:
+    X = np.array([[0.0], [1.0], [2.0], [3.0]], np.float32)
+    Y = np.array([[0.0], [0.0], [1.0], [2.0], [2.0], [3.0]], np.float32)
+    lo, hi = full_band(4, 6)
+    pi, pj, cost, _ = band_dtw(X, Y, lo, hi, 1.0, 1.0, 1.0, False, False)
+    assert cost == 0.0
+    assert list(zip(pi.tolist(), pj.tolist(), strict=True)) == [(0, 0), (0, 1), (1, 2), (2, 3), (2, 4), (3, 5)]
+
+
+def test_open_begin_and_end_find_the_excerpt(rng: np.random.Generator) -> None:
+    X, _, _ = warped_walk(rng, 300)
+    Y = X[100:220]  # B is an excerpt of A
+    for method in ("dtw", "banded"):
+        al = align_vectors(
+            X, Y, FS, AlignParams(method=method, open_begin=True, open_end=True, coarse_cells=2000, radius=8)
+        )
+        assert abs(al.a_frames[0] - 100) <= 1, method
+        assert abs(al.a_frames[-1] - 219) <= 1, method
+        assert al.b_frames[0] == 0 and al.b_frames[-1] == len(Y) - 1
+
+
+def test_closed_ends_span_both_sequences(rng: np.random.Generator) -> None:
+    X, Y, _ = warped_walk(rng, 200)
+    al = align_vectors(X, Y, FS, AlignParams(method="banded", coarse_cells=1000))
+    assert (al.a_frames[0], al.b_frames[0]) == (0, 0)
+    assert (al.a_frames[-1], al.b_frames[-1]) == (len(X) - 1, len(Y) - 1)
+    assert np.all(np.diff(al.a_frames) >= 0) and np.all(np.diff(al.b_frames) >= 0)
+    assert np.all(np.diff(al.a_frames) + np.diff(al.b_frames) >= 1)
+
+
+# -- coarse to fine ----------------------------------------------------------------------
+
+
+def test_banded_agrees_with_full_matrix(rng: np.random.Generator) -> None:
+    X, Y, warp = warped_walk(rng, 1500)
+    full = align_vectors(X, Y, FS, AlignParams(method="dtw"))
+    banded = align_vectors(X, Y, FS, AlignParams(method="banded", coarse_cells=10_000, radius=16))
+    assert banded.method == "banded" and full.method == "dtw"
+    assert banded.cells < full.cells / 10
+    grid = np.arange(len(Y)) * FS
+    diff = np.abs(banded.a_at(grid) - full.a_at(grid)) / FS
+    assert np.mean(diff <= 1.0) >= 0.99
+    # and both recover the known warp
+    assert np.median(np.abs(banded.a_at(grid) / FS - warp)) < 1.0
+
+
+def test_banded_memory_grows_linearly(rng: np.random.Generator) -> None:
+    cells = []
+    for n in (1000, 4000):
+        X, Y, _ = warped_walk(rng, n)
+        cells.append(align_vectors(X, Y, FS, AlignParams(method="banded", coarse_cells=20_000, radius=16)).cells)
+    assert cells[1] <= 4.6 * cells[0]  # 4x the frames: about 4x the band, never 16x
+
+
+def test_project_band_covers_the_coarse_path_and_stays_monotone() -> None:
+    ci = np.array([0, 1, 1, 2, 3, 4])
+    cj = np.array([0, 0, 1, 2, 3, 4])
+    lo, hi = project_band(ci, cj, 2, 10, 10, 1)
+    for i, j in zip(ci, cj, strict=True):
+        for r in range(2 * i, 2 * i + 2):
+            assert lo[r] <= 2 * j and hi[r] >= 2 * j + 2
+    assert np.all(np.diff(lo) >= 0) and np.all(np.diff(hi) >= 0)
+    assert lo[0] == 0 and hi[-1] == 10
+
+
+def test_pool_means_groups() -> None:
+    X = np.arange(10, dtype=np.float32).reshape(5, 2)
+    np.testing.assert_allclose(pool(X, 2), [[1, 2], [5, 6], [8, 9]])
+
+
+# -- the time map ------------------------------------------------------------------------
+
+
+def test_monotone_map_takes_run_midpoints() -> None:
+    a, b = monotone_map(np.array([0, 1, 2, 3, 3, 3, 4]), np.array([0, 0, 0, 1, 2, 3, 4]), 1.0)
+    # B frame 0 holds while A runs 0..2: one point at A 1; A frame 3 holds while B runs 1..3: B 2
+    np.testing.assert_allclose(a, [1, 3, 4])
+    np.testing.assert_allclose(b, [0, 2, 4])
+
+
+def test_alignment_maps_both_ways(rng: np.random.Generator) -> None:
+    X, Y, _ = warped_walk(rng, 300)
+    al = align_vectors(X, Y, FS)
+    assert isinstance(al, Alignment) and "Alignment(" in repr(al)
+    assert np.all(np.diff(al.a_t) > 0) and np.all(np.diff(al.b_t) > 0)
+    t = float(al.a_t[len(al.a_t) // 2])
+    assert al.a_at(al.b_at(t)) == pytest.approx(t, abs=1e-9)
+    d = al.to_dict()
+    assert set(d) >= {"method", "path", "cost", "cells"} and len(d["path"]) == len(al.a_t)
+
+
+# -- refusals ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"method": "fast"},
+        {"method": "banded", "step_pattern": "asymmetric"},
+        {"radius": 0},
+        {"memory_mb": 0},
+        {"window_s": -1.0},
+        {"onset_anchors": 0.0},
+    ],
+)
+def test_bad_params_are_refused(kwargs: dict) -> None:
+    with pytest.raises(ParameterError):
+        AlignParams(**kwargs)
+
+
+def test_bad_weights_are_refused() -> None:
+    with pytest.raises(ParameterError, match="all zero"):
+        AlignWeights(flux=0, chroma=0, pitch=0)
+    with pytest.raises(ParameterError, match="chroma"):
+        AlignWeights(chroma=-1)
+
+
+def test_bad_vectors_are_refused(rng: np.random.Generator) -> None:
+    X = rng.normal(size=(20, 4)).astype(np.float32)
+    with pytest.raises(ParameterError, match="equal widths"):
+        align_vectors(X, X[:, :3], FS)
+    bad = X.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ParameterError, match="NaN"):
+        align_vectors(X, bad, FS)
+    with pytest.raises(ParameterError, match="at least 2 frames"):
+        align_vectors(X, X[:1], FS)
+    with pytest.raises(ParameterError, match="budget"):
+        align_vectors(X, X, FS, AlignParams(method="dtw", memory_mb=1e-6))
+    with pytest.raises(ParameterError, match="step pattern"):
+        align_vectors(X, X, FS, AlignParams(method="dtw", step_pattern="nonsense"))
+
+
+# -- onset anchors -------------------------------------------------------------------------
+
+
+def frames_with_onsets(n: int, peaks: dict[int, float], rng: np.random.Generator):
+    """Frames whose flux norm is low noise except at ``peaks`` {frame: height}."""
+    from matcher import Frames
+
+    flux = np.abs(rng.normal(0, 0.01, (n, 84))).astype(np.float32)
+    for k, height in peaks.items():
+        flux[k] += height / np.sqrt(84)
+    return Frames(
+        midi=np.full(n, np.nan, np.float32),
+        confidence=np.zeros(n, np.float32),
+        db=np.full(n, -20.0, np.float32),
+        onset=flux.mean(axis=1),
+        flux=flux,
+        chroma=np.zeros((n, 12), np.float32),
+    )
+
+
+def identity_alignment(n: int) -> Alignment:
+    k = np.arange(n)
+    a_t, b_t = monotone_map(k, k, FS)
+    return Alignment(k, k, a_t, b_t, FS, 0.0, "dtw", n * n)
+
+
+def test_onset_anchors_interpolate_between_onsets(rng: np.random.Generator) -> None:
+    from matcher.align import onset_anchored
+
+    n = 300
+    a = frames_with_onsets(n, {50: 10.0, 250: 10.0}, rng)
+    al = identity_alignment(n)
+    al = dataclasses_replace(al, b_t=al.b_t + 0.002 * np.sin(al.a_t * 40))  # a wiggly path between onsets
+    out = onset_anchored(al, a, a, -50.0, 1.0, None)
+    assert len(out.a_t) <= 6  # both ends and the onsets
+    grid = np.arange(60, 240) * FS
+    linear = np.interp(grid, [50 * FS, 250 * FS], [al.b_at(50 * FS), al.b_at(250 * FS)])
+    assert np.abs(al.b_at(grid) - linear).max() > 1e-3  # the path wiggles between the onsets
+    assert np.abs(out.b_at(grid) - linear).max() < 1e-4  # the anchored map does not
+
+
+def test_a_spread_chord_meets_the_other_in_the_middle(rng: np.random.Generator) -> None:
+    from matcher.align import onset_anchored
+
+    n = 400
+    # A plays the melody 80 ms (5 frames) before the accompaniment; B plays both at frame 200
+    a = frames_with_onsets(n, {100: 8.0, 195: 12.0, 200: 6.0, 300: 8.0}, rng)
+    b = frames_with_onsets(n, {100: 8.0, 195: 14.0, 300: 8.0}, rng)
+    al = identity_alignment(n)  # the path pairs B's chord with A's louder first onset
+    out = onset_anchored(al, a, b, -50.0, 1.0, 2.0)
+    assert out.a_at(195 * FS) == pytest.approx(197.5 * FS)
+    plain = onset_anchored(al, a, b, -50.0, 1.0, None)
+    assert plain.a_at(195 * FS) == pytest.approx(195 * FS)
+    # two peaks 2 frames apart are one onset detected twice, not a spread chord
+    a2 = frames_with_onsets(n, {100: 8.0, 195: 12.0, 197: 11.0, 300: 8.0}, rng)
+    assert onset_anchored(al, a2, b, -50.0, 1.0, 2.0).a_at(195 * FS) == pytest.approx(195 * FS)
