@@ -50,7 +50,17 @@ PitchModelOpt = Annotated[
     ),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or notices.")]
+BeatsOpt = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option(help="Reference beat times: one per line, CSV with a time column, or 'time beat_in_bar' lines."),
+]
+BeatsPerBarOpt = Annotated[int, typer.Option(help="Beats per bar where the beats give no downbeats.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _check_beats_per_bar(beats_per_bar: int) -> None:
+    if beats_per_bar < 1:
+        raise ParameterError(f"--beats-per-bar must be at least 1, got {beats_per_bar}")
 
 
 def _store(path: Path | None):
@@ -85,11 +95,8 @@ def _progress(quiet: bool, label: str):
 def reference_add(
     audio: Annotated[Path, typer.Argument(help="Audio file (WAV, FLAC, OGG, MP3; any rate and channels).")],
     name: Annotated[Optional[str], typer.Option(help="Name in the store (default: the file name).")] = None,  # noqa: UP045
-    beats: Annotated[
-        Optional[Path],  # noqa: UP045
-        typer.Option(help="Beat times: one per line, CSV with a time column, or 'time beat_in_bar' lines."),
-    ] = None,
-    beats_per_bar: Annotated[int, typer.Option(help="Beats per bar where the beats give no downbeats.")] = 4,
+    beats: BeatsOpt = None,
+    beats_per_bar: BeatsPerBarOpt = 4,
     force: Annotated[bool, typer.Option("--force", help="Replace a reference of the same name.")] = False,
     pitch: PitchOpt = "auto",
     pitch_model: PitchModelOpt = None,
@@ -101,8 +108,7 @@ def reference_add(
     from .features import PITCH_CHOICES, resolve_backend
     from .reference import build_reference, check_name, name_from_path
 
-    if beats_per_bar < 1:
-        raise ParameterError(f"--beats-per-bar must be at least 1, got {beats_per_bar}")
+    _check_beats_per_bar(beats_per_bar)
     if pitch not in PITCH_CHOICES:  # before the same-audio check, which returns early
         raise ParameterError(f"unknown pitch backend {pitch!r}; choose one of {', '.join(PITCH_CHOICES)}")
     ref_store = _store(store)
@@ -499,7 +505,7 @@ def compare_cmd(
             help="A's beat times (one per line, CSV with a time column, or 'time beat_in_bar'); else tracked."
         ),
     ] = None,
-    beats_per_bar: Annotated[int, typer.Option(help="Beats per bar where the beats give no downbeats.")] = 4,
+    beats_per_bar: BeatsPerBarOpt = 4,
     method: Annotated[str, typer.Option(help="Alignment: auto, dtw (full matrix) or banded (linear memory).")] = "auto",
     open_begin: Annotated[bool, typer.Option("--open-begin", help="B may start later in the piece than A.")] = False,
     open_end: Annotated[bool, typer.Option("--open-end", help="B may stop before A's end.")] = False,
@@ -513,8 +519,7 @@ def compare_cmd(
     from .compare import compare, load_performance, write_atomic
     from .features import PITCH_CHOICES, resolve_backend
 
-    if beats_per_bar < 1:
-        raise ParameterError(f"--beats-per-bar must be at least 1, got {beats_per_bar}")
+    _check_beats_per_bar(beats_per_bar)
     if pitch not in PITCH_CHOICES:
         raise ParameterError(f"unknown pitch backend {pitch!r}; choose one of {', '.join(PITCH_CHOICES)}")
     params = AlignParams(method=method, open_begin=open_begin, open_end=open_end)
@@ -592,11 +597,8 @@ def score_cmd(
         Optional[float],  # noqa: UP045
         typer.Option("--tempo", help="Measure against the reference at this tempo (take/reference, e.g. 0.8)."),
     ] = None,
-    beats: Annotated[
-        Optional[Path],  # noqa: UP045
-        typer.Option(help="Reference beat times (one per line, CSV with a time column, or 'time beat_in_bar')."),
-    ] = None,
-    beats_per_bar: Annotated[int, typer.Option(help="Beats per bar where the beats give no downbeats.")] = 4,
+    beats: BeatsOpt = None,
+    beats_per_bar: BeatsPerBarOpt = 4,
     method: Annotated[str, typer.Option(help="Alignment: auto, dtw (full matrix) or banded (linear memory).")] = "auto",
     open_begin: Annotated[
         bool, typer.Option("--open-begin", help="The take may start later in the piece than the reference.")
@@ -613,8 +615,7 @@ def score_cmd(
     from .compare import write_atomic
     from .scoring import load_take, score_take, write_score_png
 
-    if beats_per_bar < 1:
-        raise ParameterError(f"--beats-per-bar must be at least 1, got {beats_per_bar}")
+    _check_beats_per_bar(beats_per_bar)
     if not (tolerance > 0 and tolerance < float("inf")):
         raise ParameterError(f"--tolerance must be a positive number of milliseconds, got {tolerance}")
     if tempo is not None and not (tempo > 0 and tempo < float("inf")):
