@@ -33,6 +33,10 @@ app = typer.Typer(
 )
 reference_app = typer.Typer(help="Preprocess and manage reference recordings.", no_args_is_help=True)
 app.add_typer(reference_app, name="reference")
+batch_app = typer.Typer(
+    help="Batch work on many recordings, on Dask: preprocess, compare every pair, score takes.", no_args_is_help=True
+)
+app.add_typer(batch_app, name="batch")
 
 # soft_wrap: a message stays one line whatever the width (logs, pipes, tests parse them)
 out = Console(soft_wrap=True)
@@ -412,6 +416,128 @@ def _print_live_stats(result: Any, hop_s: float, console: Console) -> None:
         f"input: {name} at {result.samplerate} Hz, {result.channels} ch, {result.seconds:.1f} s{buffering}; "
         f"overflows {result.overflows}, dropped blocks {result.dropped_blocks}"
     )
+
+
+# -- batch ---------------------------------------------------------------------------------
+
+BatchOutOpt = Annotated[
+    Path, typer.Option("--out", help="Folder for results.csv and items/*.json (created; reused to resume).")
+]
+SchedulerOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(
+        "--scheduler",
+        help="Address of a running dask.distributed scheduler (its workers must see --store and --out); "
+        "default: a local cluster, one single-threaded process per core; 'sync': in this process.",
+    ),
+]
+WorkersOpt = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option("--workers", help="Worker processes of the local cluster (default: one per core)."),
+]
+ResumeOpt = Annotated[bool, typer.Option("--resume/--no-resume", help="Skip items an earlier run finished.")]
+
+
+def _run_batch(label: str, quiet: bool, scheduler: str | None, workers: int | None, work: Any) -> None:
+    """Run ``work(runner, progress)`` with a progress bar, then print a one-line tally."""
+    from .batch import Runner
+
+    if workers is not None and workers < 1:
+        raise ParameterError(f"--workers must be at least 1, got {workers}")
+    bar, update = _progress(quiet, label)
+    with Runner(scheduler, workers) as runner:
+        if bar is not None:
+            with bar:
+                rows = work(runner, update)
+        else:
+            rows = work(runner, None)
+    failed = [r for r in rows if r.get("status") != "ok"]
+    for r in failed:
+        where, error = str(r.get("file") or r.get("take") or r.get("a")), str(r.get("error"))
+        err.print(escape(f"failed: {error}" if where in error else f"failed: {where}: {error}"))
+    if not quiet:
+        out.print(f"{label}: {len(rows) - len(failed)} done, {len(failed)} failed")
+
+
+@batch_app.command("preprocess")
+def batch_preprocess_cmd(
+    inputs: Annotated[list[str], typer.Argument(metavar="FOLDER|GLOB...", help="Audio files, folders or globs.")],
+    out_dir: BatchOutOpt = Path("batch-preprocess"),
+    pitch: PitchOpt = "yin",
+    store: StoreOpt = None,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
+    resume: ResumeOpt = True,
+    quiet: QuietOpt = False,
+) -> None:
+    """Preprocess every audio file into the reference store (one row per file in OUT/results.csv)."""
+    from .batch import batch_preprocess, expand_inputs
+    from .reference import default_store_path
+
+    expand_inputs(inputs)  # bad input fails before a cluster starts
+    root = store or default_store_path()
+    _run_batch(
+        "preprocess", quiet, scheduler, workers,
+        lambda runner, update: batch_preprocess(inputs, root, out_dir, runner, pitch, update, resume),
+    )  # fmt: skip
+
+
+@batch_app.command("compare")
+def batch_compare_cmd(
+    inputs: Annotated[list[str], typer.Argument(metavar="FOLDER|GLOB...", help="Audio files, folders or globs.")],
+    against: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--against", help="Compare each file with this audio file only (else every pair)."),
+    ] = None,
+    out_dir: BatchOutOpt = Path("batch-compare"),
+    pitch: PitchOpt = "yin",
+    store: StoreOpt = None,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
+    resume: ResumeOpt = True,
+    quiet: QuietOpt = False,
+) -> None:
+    """Compare every pair of files (or each against --against): one row per pair in OUT/results.csv."""
+    from .batch import batch_compare, expand_inputs
+    from .reference import default_store_path
+
+    expand_inputs(inputs)
+    if against is not None:
+        expand_inputs([against])
+    root = store or default_store_path()
+    _run_batch(
+        "compare", quiet, scheduler, workers,
+        lambda runner, update: batch_compare(inputs, root, out_dir, runner, against, pitch, update, resume),
+    )  # fmt: skip
+
+
+@batch_app.command("score")
+def batch_score_cmd(
+    ref: Annotated[str, typer.Argument(help="Stored reference name, or an audio file (stored first).")],
+    takes: Annotated[list[str], typer.Argument(metavar="TAKES...", help="Take audio files, folders or globs.")],
+    tolerance: Annotated[float, typer.Option("--tolerance", help="Beats within this many ms count as in time.")] = 50.0,
+    out_dir: BatchOutOpt = Path("batch-score"),
+    pitch: PitchOpt = "yin",
+    store: StoreOpt = None,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
+    resume: ResumeOpt = True,
+    quiet: QuietOpt = False,
+) -> None:
+    """Score every take against REF: one row per take in OUT/results.csv."""
+    from .batch import batch_score, expand_inputs
+    from .reference import default_store_path
+
+    expand_inputs(takes)
+    if not (tolerance > 0 and tolerance < float("inf")):
+        raise ParameterError(f"--tolerance must be a positive number of milliseconds, got {tolerance}")
+    root = store or default_store_path()
+    if ref not in _store(root).index():
+        expand_inputs([ref])
+    _run_batch(
+        "score", quiet, scheduler, workers,
+        lambda runner, update: batch_score(ref, takes, root, out_dir, runner, tolerance, pitch, update, resume),
+    )  # fmt: skip
 
 
 @app.command("devices")
