@@ -67,6 +67,11 @@ def _check_beats_per_bar(beats_per_bar: int) -> None:
         raise ParameterError(f"--beats-per-bar must be at least 1, got {beats_per_bar}")
 
 
+def _check_tolerance(tolerance: float) -> None:
+    if not (tolerance > 0 and tolerance < float("inf")):
+        raise ParameterError(f"--tolerance must be a positive number of milliseconds, got {tolerance}")
+
+
 def _store(path: Path | None):
     from .reference import ReferenceStore
 
@@ -529,8 +534,7 @@ def batch_score_cmd(
     from .reference import default_store_path
 
     expand_inputs(takes)
-    if not (tolerance > 0 and tolerance < float("inf")):
-        raise ParameterError(f"--tolerance must be a positive number of milliseconds, got {tolerance}")
+    _check_tolerance(tolerance)
     root = store or default_store_path()
     if ref not in _store(root).index():
         expand_inputs([ref])
@@ -742,8 +746,7 @@ def score_cmd(
     from .scoring import load_take, score_take, write_score_png
 
     _check_beats_per_bar(beats_per_bar)
-    if not (tolerance > 0 and tolerance < float("inf")):
-        raise ParameterError(f"--tolerance must be a positive number of milliseconds, got {tolerance}")
+    _check_tolerance(tolerance)
     if tempo is not None and not (tempo > 0 and tempo < float("inf")):
         raise ParameterError(f"--tempo must be a positive ratio (take / reference, e.g. 0.8), got {tempo}")
     params = AlignParams(method=method, open_begin=open_begin, open_end=open_end)

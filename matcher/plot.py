@@ -11,6 +11,14 @@ import numpy as np
 from .compare import Comparison, write_atomic
 
 
+def figure_png(fig: object, dpi: int) -> bytes:
+    """Lay a matplotlib figure out and render it as PNG bytes."""
+    fig.tight_layout()  # type: ignore[attr-defined]
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)  # type: ignore[attr-defined]
+    return buf.getvalue()
+
+
 def comparison_png(comparison: Comparison, dpi: int = 110) -> bytes:
     """Three panels over A's time: the alignment path (B time against A time), B's local
     tempo against A's [%], and each beat's timing deviation [ms]. Returns PNG bytes."""
@@ -73,12 +81,9 @@ def comparison_png(comparison: Comparison, dpi: int = 110) -> bytes:
         ax_dev.set_xlabel("A time [s]")
         ax_dev.set_xlim(a0, a1)
         ax_dev.grid(alpha=0.3, axis="y")
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=dpi)
+        return figure_png(fig, dpi)
     finally:
         plt.close(fig)
-    return buf.getvalue()
 
 
 def write_comparison_png(comparison: Comparison, path: str | os.PathLike, dpi: int = 110) -> None:

@@ -42,7 +42,6 @@ computes no pitch.
 
 from __future__ import annotations
 
-import io
 import math
 import os
 from dataclasses import dataclass, field
@@ -793,6 +792,8 @@ def score_png(score: Score, dpi: int = 110) -> bytes:
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
+    from .plot import figure_png
+
     c = score.comparison
     has_pitch = any(math.isfinite(b.cents) for b in score.beats)
     rows = 3 if has_pitch else 2
@@ -836,12 +837,9 @@ def score_png(score: Score, dpi: int = 110) -> bytes:
             ax_pitch.set_ylabel("pitch vs reference\n[cents]")
             ax_pitch.grid(alpha=0.3)
         axes[-1].set_xlabel(f"{score.take_name} (take) time [s]")
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=dpi)
+        return figure_png(fig, dpi)
     finally:
         plt.close(fig)
-    return buf.getvalue()
 
 
 def write_score_png(score: Score, path: str | os.PathLike, dpi: int = 110) -> None:
