@@ -120,11 +120,16 @@ def test_local_cluster_two_workers_matches_single_process(corpus: Path, tmp_path
     """The same batch on a dask.distributed LocalCluster of 2 worker processes: identical table."""
     with Runner("sync") as runner:
         single = batch_compare([corpus], tmp_path / "s1", tmp_path / "o1", runner)
+    from distributed import get_task_stream
+
     with Runner(None, workers=2) as runner:
         assert len(runner.client.scheduler_info()["workers"]) == 2
         threads = runner.client.run(lambda: __import__("os").environ.get("NUMBA_NUM_THREADS"))
         assert set(threads.values()) == {"1"}
-        dist = batch_compare([corpus], tmp_path / "s2", tmp_path / "o2", runner)
+        with get_task_stream(runner.client) as stream:
+            dist = batch_compare([corpus], tmp_path / "s2", tmp_path / "o2", runner)
+        # Both workers took items: the speed-up itself is measured by tools/bench_batch.py.
+        assert len({task["worker"] for task in stream.data}) == 2
     assert _figures(dist) == _figures(single)
     t1, t2 = read_table(tmp_path / "o1" / RESULTS_NAME), read_table(tmp_path / "o2" / RESULTS_NAME)
     assert t1 == t2
@@ -134,21 +139,3 @@ def test_local_cluster_two_workers_matches_single_process(corpus: Path, tmp_path
             b = json.loads((tmp_path / "o2" / ITEMS_DIR / f"{row['key']}.json").read_text())
             assert a == b
     assert np.isfinite([float(r["tempo_ratio"]) for r in t1 if r["status"] == "ok"]).all()
-
-
-@pytest.mark.slow
-def test_two_workers_scale_at_least_1_7(tmp_path: Path) -> None:
-    """tools/bench_batch.py's measurement: single-threaded workers, 1 -> 2 on a 2-core machine."""
-    import importlib.util
-    import os
-
-    if (os.cpu_count() or 1) < 2:
-        pytest.skip("needs 2 cores")
-    path = Path(__file__).resolve().parents[1] / "tools" / "bench_batch.py"
-    spec = importlib.util.spec_from_file_location("bench_batch", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)  # type: ignore[union-attr]
-    files, _ = bench.make_corpus(tmp_path / "corpus", 24, 12)
-    one, two = (bench.run(w, files, tmp_path / f"w{w}") for w in (1, 2))
-    ratio = (one["preprocess_s"] + one["compare_s"]) / (two["preprocess_s"] + two["compare_s"])
-    assert ratio >= 1.7, (one, two)
