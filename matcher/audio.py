@@ -8,7 +8,9 @@ time [s] of its first sample. Streams end when the iterator ends.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +60,33 @@ def to_mono(block: np.ndarray) -> np.ndarray:
     return block if block.ndim == 1 else block.mean(axis=1, dtype=np.float32)
 
 
+@contextlib.contextmanager
+def _quiet_decoder() -> Iterator[None]:
+    """While decoding, send what C libraries write straight to file descriptor 2 to /dev/null.
+
+    libsndfile's MPEG decoder (libmpg123) prints warnings such as "Cannot read next header"
+    or "Xing stream size off" when it probes non-audio data or reads a damaged MP3; bad input
+    must give one line on stderr, matcher's own. The redirection is process-wide, so it is
+    kept to single library calls.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no stderr to protect
+        yield
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 2)
+        finally:
+            os.close(devnull)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _check_path(path: str | os.PathLike) -> Path:
     path = Path(path)
     if not path.exists():
@@ -75,7 +104,8 @@ def audio_info(path: str | os.PathLike) -> AudioInfo:
     import soundfile as sf
 
     try:
-        info = sf.info(str(path))
+        with _quiet_decoder():
+            info = sf.info(str(path))
         return AudioInfo(path, int(info.samplerate), int(info.channels), int(info.frames))
     except Exception:
         pass
@@ -96,10 +126,17 @@ def _native_blocks(path: Path, info: AudioInfo) -> Iterator[np.ndarray]:
     started = False
     sf_error: Exception | None = None
     try:
-        with sf.SoundFile(str(path)) as f:
-            # Not f.blocks(): when a file decodes to fewer frames than its header
-            # promises (a truncated MP3), blocks() yields uninitialised memory.
-            while len(block := f.read(blocksize, dtype="float32", always_2d=True)):
+        with _quiet_decoder():
+            f = sf.SoundFile(str(path))
+        with f:
+            quiet = _quiet_decoder if f.format == "MP3" else contextlib.nullcontext
+            while True:
+                # Not f.blocks(): when a file decodes to fewer frames than its header
+                # promises (a truncated MP3), blocks() yields uninitialised memory.
+                with quiet():  # never around the yield: the caller's own output is not ours to drop
+                    block = f.read(blocksize, dtype="float32", always_2d=True)
+                if not len(block):
+                    break
                 started = True
                 yield to_mono(block)
         return

@@ -159,13 +159,13 @@ def reference_list(store: StoreOpt = None, as_json: JsonFlag = False) -> None:
         return
     table = Table("name", "duration", "pitch", "beats", "created", "source")
     for name, meta in sorted(index.items()):
+        duration = meta.get("duration")
+        number = isinstance(duration, (int, float)) and not isinstance(duration, bool)
+        # str() and escape(): a hand-edited index may hold numbers, and paths [brackets] (not rich markup)
         table.add_row(
-            name,
-            f"{meta.get('duration', 0):.1f} s",
-            meta.get("pitch_backend", "?"),
-            escape(meta.get("beats_source", "?")),  # paths may hold [brackets]: not rich markup
-            meta.get("created", "?"),
-            escape(meta.get("source", "?")),
+            escape(name),
+            f"{duration:.1f} s" if number else "?",
+            *(escape(str(meta.get(key, "?"))) for key in ("pitch_backend", "beats_source", "created", "source")),
         )
     out.print(table)
 
@@ -271,7 +271,10 @@ def follow(
         blocks = paced(blocks, reference.config.sr, reference.config.hop)
     sink = None
     if jsonl is not None:
-        sink = sys.stdout if jsonl == "-" else open(jsonl, "w", encoding="utf-8")  # noqa: SIM115
+        try:
+            sink = sys.stdout if jsonl == "-" else open(jsonl, "w", encoding="utf-8")  # noqa: SIM115
+        except OSError as exc:
+            raise ParameterError(f"cannot write --jsonl {jsonl}: {exc.strerror}") from exc
     display = None if (quiet or jsonl == "-" or not realtime) else _LiveDisplay(reference)
 
     def on_track(track: Track) -> None:

@@ -37,6 +37,17 @@ from .features import Frames, PitchModel, extract
 STORE_ENV = "MATCHER_HOME"
 INDEX_FORMAT = 1
 _NAME = re.compile(r"^[\w][\w.+-]{0,99}$")
+#: What the index may name as a feature file: a plain ``.npz`` name inside the store.
+_FEATURE_FILE = re.compile(r"^[\w][\w.+-]*\.npz$")
+
+
+def _is_feature_file(value: Any) -> bool:
+    return isinstance(value, str) and _FEATURE_FILE.match(value) is not None
+
+
+def _is_number(value: Any, minimum: float) -> bool:
+    """A finite JSON number >= ``minimum`` (``true`` is not a number)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and minimum <= value < float("inf")
 
 
 @dataclass(frozen=True)
@@ -169,6 +180,9 @@ class ReferenceStore:
             refs = data["references"]
             if not isinstance(refs, dict):
                 raise TypeError("references is not an object")
+            bad = next((name for name, meta in refs.items() if not isinstance(meta, dict)), None)
+            if bad is not None:
+                raise TypeError(f"the entry for {bad!r} is not an object")
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise StoreError(f"{path}: store index is unreadable ({exc}); fix or remove it") from exc
         return refs
@@ -190,7 +204,8 @@ class ReferenceStore:
         """Load a reference; refuse it when its feature file is corrupt or when it was
         built with a configuration or feature version other than ``expect``."""
         meta = self.meta(name)
-        path = self.root / meta["file"]
+        path = self._feature_file(name, meta)
+        self._check_entry(name, meta)
         try:
             digest = file_sha256(path)
         except OSError as exc:
@@ -212,10 +227,34 @@ class ReferenceStore:
             with np.load(path, allow_pickle=False) as data:
                 arrays = {key: data[key] for key in data.files}
             frames = Frames.from_arrays(arrays)
-            beats = Beats.from_arrays(arrays, int(meta.get("beats_per_bar", 4)), meta.get("beats_source", ""))
+            beats = Beats.from_arrays(arrays, meta.get("beats_per_bar", 4), str(meta.get("beats_source", "")))
         except (OSError, ValueError, KeyError) as exc:
             raise StoreError(f"reference {name!r}: feature file {path} is unreadable ({exc})") from exc
         return Reference(name, frames, beats, config, meta)
+
+    def _feature_file(self, name: str, meta: dict[str, Any]) -> Path:
+        """The feature file an index entry names; a hand-edited entry naming anything but
+        a plain file in the store is refused (so load and remove never reach outside it)."""
+        if not _is_feature_file(meta.get("file")):
+            raise StoreError(
+                f"reference {name!r}: {self.root / 'index.json'} names no feature file in the store "
+                f"(file: {meta.get('file')!r}); fix the entry or add the reference again"
+            )
+        return self.root / meta["file"]
+
+    def _check_entry(self, name: str, meta: dict[str, Any]) -> None:
+        """Refuse index fields a hand edit made unusable (they would fail later, far from here)."""
+        per_bar = meta.get("beats_per_bar", 4)
+        usable = {
+            "duration": _is_number(meta.get("duration", 0.0), 0.0),
+            "beats_per_bar": type(per_bar) is int and per_bar >= 1,
+        }
+        for key, ok in usable.items():
+            if not ok:
+                raise StoreError(
+                    f"reference {name!r}: {self.root / 'index.json'} has an unusable {key} ({meta[key]!r}); "
+                    "fix the entry or add the reference again"
+                )
 
     # -- writing -------------------------------------------------------------------
 
@@ -292,7 +331,7 @@ class ReferenceStore:
                 with contextlib.suppress(OSError):
                     (self.root / fname).unlink()  # not in the index: would never be cleaned up
                 raise
-            if old and old != fname:
+            if _is_feature_file(old) and old != fname:
                 with contextlib.suppress(OSError):
                     (self.root / old).unlink()
         return meta
@@ -304,5 +343,6 @@ class ReferenceStore:
                 raise StoreError(f"no reference named {name!r} in {self.root}")
             meta = index.pop(name)
             self._write_index(index)
-            with contextlib.suppress(OSError):
-                (self.root / meta["file"]).unlink()
+            if _is_feature_file(meta.get("file")):  # never a file outside the store
+                with contextlib.suppress(OSError):
+                    (self.root / meta["file"]).unlink()
