@@ -25,7 +25,7 @@ import json
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -129,6 +129,18 @@ def print_table(results: dict[str, dict[str, dict]]) -> None:
             )
 
 
+def follow_params(settings: list[str]) -> FollowParams:
+    """FollowParams with ``NAME=VALUE`` settings (numbers) over the defaults."""
+    defaults = FollowParams()
+    values = {}
+    for item in settings:
+        name, _, value = item.partition("=")
+        if not hasattr(defaults, name) or not value:
+            raise SystemExit(f"--param {item!r}: expected NAME=VALUE with NAME a FollowParams field")
+        values[name] = type(getattr(defaults, name))(float(value))
+    return replace(defaults, **values)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     all_sets = ["piano", "percussion", "synth-melodic", "synth-percussion"]
@@ -136,9 +148,10 @@ def main() -> int:
     parser.add_argument("--run-baselines", action="store_true", help="run pymatchmaker and chroma DTW too")
     parser.add_argument("--json", type=Path, help="write all figures here")
     parser.add_argument("--per-pair", action="store_true", help="print each pair's figures")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="a FollowParams setting")
     args = parser.parse_args()
 
-    params = FollowParams()
+    params = follow_params(args.param)
     results: dict[str, dict[str, dict]] = {}
     per_pair = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -72,8 +72,9 @@ import eval_follow as ef  # noqa: E402  (tools/ is not a package; it puts tools/
 
 from matcher import Config, build_reference  # noqa: E402
 from matcher.audio import FILE_BLOCK_SECONDS, file_blocks  # noqa: E402
-from matcher.features import YinModel  # noqa: E402
-from matcher.follow import FollowParams, Track, follow_blocks  # noqa: E402
+from matcher.features import YinModel, extract  # noqa: E402
+from matcher.follow import Follower, FollowParams, Track, follow_blocks  # noqa: E402
+from matcher.follow.costs import cost_vectors, flux_scale  # noqa: E402
 from matcher.reference import Reference  # noqa: E402
 from matcher.synth import Note, TempoMap, melody, percussion, render  # noqa: E402
 
@@ -477,6 +478,7 @@ class Outcome:
     scenario: Scenario
     relock_s: float
     drift_ms: float
+    locatable: bool | None  # could GOAL_S of the music after the edit say where it is? (jumps)
     errors: np.ndarray = field(repr=False)
     base_errors: np.ndarray = field(repr=False)
 
@@ -488,6 +490,7 @@ class Outcome:
             "at_s": self.scenario.at,
             "relock_s": None if np.isinf(self.relock_s) else round(self.relock_s, 3),
             "relocked_within_goal": bool(self.relock_s <= GOAL_S),
+            "locatable": self.locatable,
             "pause_drift_ms": None if np.isnan(self.drift_ms) else round(self.drift_ms, 1),
             "beats": len(self.errors),
             **{f"within_{m}": _share(self.errors, m) for m in TIMES_MS},
@@ -495,18 +498,55 @@ class Outcome:
         }
 
 
+def _pct(flags: list[bool]) -> float | None:
+    return float(np.mean(flags) * 100.0) if flags else None
+
+
 def _share(errors: np.ndarray, ms: float) -> float:
     return float(np.mean(errors <= ms) * 100.0) if len(errors) else float("nan")
 
 
-def score_scenario(piece: Piece, sc: Scenario, track: Track, base_errors: np.ndarray) -> Outcome:
-    """Re-lock time, pause drift and the beats outside the jumps, edited and unedited."""
+def locatable(sc: Scenario, truth: TruthMap, start: float, take: np.ndarray, ref: np.ndarray, frame_s: float) -> bool:
+    """Does the music's first GOAL_S after the edit, alone, say where the player is?
+
+    An offline bound on any re-locking from content: those seconds of the take's cost
+    vectors (the follower's features) matched against the whole reference by subsequence
+    DTW with the follower's steps; True when the best match ends within TOL_S of (an
+    equivalent of) the truth. The follower must decide causally and keep it for 1 s.
+    """
+    import librosa
+    from scipy.spatial.distance import cdist
+
+    src = sc.source_times(np.array([start]))[0]
+    a, n = round(src / frame_s), round(GOAL_S / frame_s)
+    if np.isnan(src) or a + n > len(take):
+        return False
+    cost = cdist(take[a : a + n], ref)
+    steps = np.array([[1, 1], [1, 0], [1, 2]])
+    acc = librosa.sequence.dtw(C=cost, subseq=True, step_sizes_sigma=steps, backtrack=False,
+                               weights_add=np.array([0.0, 0.3, 0.0]), weights_mul=np.ones(3))  # fmt: skip
+    end = float(np.argmin(acc[-1])) * frame_s
+    true = sc.truth(np.array([start + (n - 1) * frame_s]), truth)[0]
+    return bool(np.nanmin(np.abs(true - end)) <= TOL_S) if np.any(~np.isnan(true)) else False
+
+
+def score_scenario(
+    piece: Piece,
+    sc: Scenario,
+    track: Track,
+    base_errors: np.ndarray,
+    vectors: tuple[np.ndarray, np.ndarray, float] | None = None,
+) -> Outcome:
+    """Re-lock time, pause drift and the beats outside the jumps, edited and unedited;
+    ``vectors``: the unedited take's and the reference's cost vectors and the frame period
+    (for :func:`locatable`; None: not judged)."""
     truth, case = piece.truth, piece.case
     resume = sc.resume
     assert resume.src is not None
     start = resume.start + max(0.0, truth.span[0] - resume.src)  # where the truth is defined again
     relock = relock_time(track.t, track.ref_t, sc.truth(track.t, truth), start)
     drift = float("nan")
+    loc = None if sc.fill or vectors is None else locatable(sc, truth, start, *vectors)
     if sc.fill:
         held = truth.equivalents(truth.ref_at(np.array([sc.at])))[0]
         drift = max_drift(track.t, track.ref_t, held, sc.at, sc.at + PAUSE_S) * 1000.0
@@ -515,7 +555,7 @@ def score_scenario(piece: Piece, sc: Scenario, track: Track, base_errors: np.nda
     for s in sc.splices:
         keep &= ~((out_t >= s) & (out_t < s + EXCLUDE_S))
     errors = beat_errors(out_t[keep], truth.equivalents(case.ref_beats[index[keep]]), track)
-    return Outcome(case.set_name, case.name, sc, relock, drift, errors, base_errors[index[keep]])
+    return Outcome(case.set_name, case.name, sc, relock, drift, loc, errors, base_errors[index[keep]])
 
 
 def run_piece(piece: Piece, kinds: Iterable[str], places: int, params: FollowParams) -> tuple[list[Outcome], float]:
@@ -525,6 +565,10 @@ def run_piece(piece: Piece, kinds: Iterable[str], places: int, params: FollowPar
     reference = build_reference(case.ref_audio, config, YinModel(config), "ref")
     take = load_take(case.take_audio, config.sr)
     base = follow_audio(reference, take, params)
+    follower = Follower(reference, params)
+    frames = extract([take], config, YinModel(config))
+    take_vectors = cost_vectors(frames, follower.weights, flux_scale(frames, config.gate_db))
+    vectors = (take_vectors, follower.ref_vectors, config.frame_seconds)
     base_errors = beat_errors(case.take_beats, piece.truth.equivalents(case.ref_beats), base)
     followed = len(take) / config.sr
     outcomes = []
@@ -533,7 +577,8 @@ def run_piece(piece: Piece, kinds: Iterable[str], places: int, params: FollowPar
             sc = make_scenario(kind, at, len(take) / config.sr)
             rng = np.random.default_rng(zlib.crc32(f"{case.name}/{sc.name}".encode()))
             audio = sc.render(take, config.sr, rng)
-            outcomes.append(score_scenario(piece, sc, follow_audio(reference, audio, params), base_errors))
+            track = follow_audio(reference, audio, params)
+            outcomes.append(score_scenario(piece, sc, track, base_errors, vectors))
             followed += sc.duration
     return outcomes, followed
 
@@ -552,6 +597,8 @@ def summarize(outcomes: list[Outcome]) -> dict[str, Any]:
         "relocked_within_goal_pct": float(np.mean(relock <= GOAL_S) * 100.0) if len(relock) else float("nan"),
         "median_relock_s": float(np.median(relock)) if len(relock) else float("nan"),
         "never_relocked": int(np.sum(np.isinf(relock))),
+        "locatable_pct": _pct([o.locatable for o in outcomes if o.locatable is not None]),
+        "relocked_when_locatable_pct": _pct([o.relock_s <= GOAL_S for o in outcomes if o.locatable]),
         "max_pause_drift_ms": float(np.nanmax(drift)) if np.any(~np.isnan(drift)) else None,
         "pauses_held_pct": (
             float(np.mean(drift[~np.isnan(drift)] <= TOL_S * 1000) * 100.0) if np.any(~np.isnan(drift)) else None
@@ -564,20 +611,26 @@ def summarize(outcomes: list[Outcome]) -> dict[str, Any]:
     return out
 
 
+def _fmt_pct(x: float | None) -> str:
+    return "—" if x is None else f"{x:.0f}%"
+
+
 def _fmt_s(x: float) -> str:
     return "never" if np.isinf(x) else "—" if np.isnan(x) else f"{x:.2f} s"
 
 
 def print_table(title: str, rows: dict[str, dict[str, Any]]) -> None:
     print(f"\n{title}")
-    head = f"  {'kind':<10}{'n':>4}{'≤2 s':>8}{'median':>9}{'never':>6}{'drift max':>11}{'held':>7}"
+    head = f"  {'kind':<10}{'n':>4}{'≤2 s':>8}{'median':>9}{'never':>6}{'loc':>6}{'≤2 s|loc':>10}"
+    head += f"{'drift max':>11}{'held':>7}"
     print(head + "".join(f"{f'≤{m} edit/base':>17}" for m in TIMES_MS) + f"{'beats':>7}")
     for kind, r in rows.items():
         drift = "—" if r["max_pause_drift_ms"] is None else f"{r['max_pause_drift_ms']:.0f} ms"
         held = "—" if r["pauses_held_pct"] is None else f"{r['pauses_held_pct']:.0f}%"
         line = (
             f"  {kind:<10}{r['scenarios']:>4}{r['relocked_within_goal_pct']:>7.0f}%{_fmt_s(r['median_relock_s']):>9}"
-            f"{r['never_relocked']:>6}{drift:>11}{held:>7}"
+            f"{r['never_relocked']:>6}{_fmt_pct(r['locatable_pct']):>6}{_fmt_pct(r['relocked_when_locatable_pct']):>10}"
+            f"{drift:>11}{held:>7}"
         )
         line += "".join(f"{r[f'within_{m}']:>9.1f}/{r[f'base_within_{m}']:>5.1f}%" for m in TIMES_MS)
         print(line + f"{r['beats']:>7}")
@@ -605,10 +658,11 @@ def main() -> int:
     parser.add_argument("--places", type=int, default=3, help="edits per kind and take (default 3)")
     parser.add_argument("--per-scenario", action="store_true", help="print every scenario's figures")
     parser.add_argument("--json", type=Path, help="write all figures here")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="a FollowParams setting")
     args = parser.parse_args()
     places = 1 if args.quick else args.places
 
-    params = FollowParams()
+    params = ef.follow_params(args.param)
     began = time.perf_counter()
     outcomes: list[Outcome] = []
     skipped: list[str] = []
@@ -640,7 +694,10 @@ def main() -> int:
         print_table(f"{set_name} ({n_pieces} takes)", rows)
     print(
         f"\nre-lock: from the music after the edit to the first report within {TOL_S * 1000:.0f} ms of truth "
-        f"for {HOLD_S:g} s; ≤2 s: share re-locked within {GOAL_S:g} s; drift: pauses, largest distance from "
+        f"for {HOLD_S:g} s; ≤2 s: share re-locked within {GOAL_S:g} s; loc: share of jumps whose first "
+        f"{GOAL_S:g} s of music after the edit, matched offline against the whole reference by subsequence "
+        f"DTW, end within {TOL_S * 1000:.0f} ms of truth (a bound on re-locking from content); ≤2 s|loc: "
+        f"re-locked within {GOAL_S:g} s among those; drift: pauses, largest distance from "
         f"where the pause began (held: ≤{TOL_S * 1000:.0f} ms); edit/base: beats within N ms on the edited take "
         f"(leaving out {EXCLUDE_S:g} s after each splice) / the same beats of the unedited take"
     )
@@ -655,7 +712,9 @@ def main() -> int:
     jumps, pooled = figures["pooled"]["jumps"], figures["pooled"]["all"]
     print(
         f"\ngoal: re-locked within {GOAL_S:g} s in ≥95 % of jumps: {jumps['relocked_within_goal_pct']:.1f} % "
-        f"({jumps['scenarios']} jumps), {pooled['relocked_within_goal_pct']:.1f} % with pauses; "
+        f"({jumps['scenarios']} jumps; {_fmt_pct(jumps['locatable_pct'])} locatable from {GOAL_S:g} s of "
+        f"content, of which {_fmt_pct(jumps['relocked_when_locatable_pct'])} re-locked in time), "
+        f"{pooled['relocked_within_goal_pct']:.1f} % with pauses; "
         f"beats ≤50 ms outside the jumps {pooled['within_50']:.1f} % vs {pooled['base_within_50']:.1f} % unedited"
     )
     print(f"{followed:.0f} s of audio followed; {spent:.0f} s in all (references, edits, following, one process)")

@@ -20,9 +20,6 @@ from ..reference import Reference
 from . import kernels as K
 from .costs import CostWeights, cost_vectors, flux_scale
 
-#: Cap on the re-locking search's reference rows per hop (about 1 ms of work).
-SEARCH_ROWS_MAX = 1500
-
 STATE_FOLLOWING = "following"
 STATE_LOST = "lost"
 
@@ -47,16 +44,26 @@ class FollowParams:
     tempo_min, tempo_max : float      bounds of the tempo ratio
     quality_time_s : float > 0 [s]    time constant of the match-quality average
     lost_below : float                match quality under which the state is ``lost``
+    lost_doubt : float >= 0           the state is ``lost`` too while a far place has gathered
+                                      this share of the evidence a move needs
     pause_s : float > 0 [s]           silence this long (below the level gate) is a pause:
                                       the position goes back to where it began and holds
-    search_probe_s : float > 0 [s]    how much recent take the re-locking search matches
-    search_period_s : float > 0 [s]   a search over the whole reference takes this long
-                                      (its work is spread over the hops)
-    search_hold : float >= 0 [cost]   price of a held coarse frame in the search
-    relock_ratio : float in (0, 1)    a far place must match at this share of the cost of
-                                      the current one (or less) to be moved to
-    relock_near_s : float > 0 [s]     what counts as the current place (far: > 3 times it)
-    relock_confirm : int >= 1         searches in a row that must find the same far place
+    show_held_s : float > 0 [s]       after this much silence the position shown holds where
+                                      the silence began (the tracking goes on underneath
+                                      until it is a pause)
+    search_hold : float >= 0 [cost]   price of a held coarse frame in the global tracker
+    relock_evidence : float > 0       a far place must have fit the take better than the
+                                      current one by this many mean frame costs (of the
+                                      coarse grid) since some moment to be moved to
+    relock_near_s : float > 0 [s]     the follower's own path, give or take this, is what
+                                      far places are compared with
+    relock_far_s : float > 0 [s]      places further than this from the follower are far
+                                      (nearer ones are the local band's business)
+    relock_drift : float >= 0         what a far place pays per coarse frame, in mean frame
+                                      costs: small lasting differences never add up
+    relock_spread_s : float >= 0 [s]  after a move the band's paths may begin this far either
+                                      side of the place found (the search is coarse)
+    relock_confirm_s : float > 0 [s]  how long the same far place must stay the best
     """
 
     band_s: float = 10.0
@@ -72,23 +79,24 @@ class FollowParams:
     tempo_max: float = 4.0
     quality_time_s: float = 1.0
     lost_below: float = 0.05
+    lost_doubt: float = 0.5
     pause_s: float = 0.5
-    search_probe_s: float = 3.0
-    search_period_s: float = 0.5
+    show_held_s: float = 0.15
     search_hold: float = 0.3
-    relock_ratio: float = 0.6
-    relock_near_s: float = 1.0
-    relock_confirm: int = 2
+    relock_evidence: float = 4.0
+    relock_near_s: float = 0.15
+    relock_far_s: float = 3.0
+    relock_drift: float = 0.2
+    relock_spread_s: float = 0.5
+    relock_confirm_s: float = 0.3
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
             if not np.isfinite(value) or value < 0:
                 raise ParameterError(f"FollowParams.{f.name} must be a finite number >= 0, got {value!r}")
-        if not 0 < self.relock_ratio < 1:
-            raise ParameterError(f"FollowParams.relock_ratio must be in (0, 1), got {self.relock_ratio}")
-        if self.relock_confirm < 1 or self.search_probe_s <= 0 or self.search_period_s <= 0:
-            raise ParameterError("FollowParams: relock_confirm >= 1 and positive search times are needed")
+        if min(self.relock_evidence, self.relock_confirm_s, self.relock_near_s) <= 0:
+            raise ParameterError("FollowParams: relock_evidence, relock_confirm_s and relock_near_s must be > 0")
         if self.hold_floor > 1:
             raise ParameterError(f"FollowParams.hold_floor must be in [0, 1], got {self.hold_floor}")
         if not 0 < self.alpha <= 1:
@@ -224,14 +232,15 @@ class Follower:
         n_win = min(2 * band + 1, len(reference.frames))
         self._D = np.full(n_win, K.INF)
         self._Dn = np.empty(n_win)
+        self._D_snap = np.full(n_win, K.INF)
         self._cost = np.empty(n_win)
         win = max(8, round(p.tempo_window_s * rate))
         self._hist_j = np.zeros(win)
         self._hist_p = np.zeros(win)
         self.ref_active = reference.frames.db >= c.gate_db
-        self._init_search(rate)
+        self._init_search()
         self._istate = np.zeros(K.N_ISTATE, np.int64)
-        self._istate[K.I_SEARCH_ROW] = -1
+        self._istate[K.I_G_ROW] = -1
         self._last = np.array([-1.0, -1.0])  # last (position, reported ref_t)
         self._istate[K.I_CAND] = -1
         self._fstate = np.zeros(K.N_FSTATE)
@@ -250,21 +259,25 @@ class Follower:
         self._params[K.P_QUALITY_RATE] = min(1.0, 1.0 / (p.quality_time_s * rate))
         self._params[K.P_TEMPO_MIN] = p.tempo_min
         self._params[K.P_TEMPO_MAX] = p.tempo_max
-        n_c = len(self.ref_coarse)
-        # Rows per hop: the whole reference in one search period, but never more than
-        # SEARCH_ROWS_MAX, so a hop's cost stays bounded (long pieces search less often).
-        rows = int(np.ceil(n_c / max(1.0, p.search_period_s * rate)))
-        self._params[K.P_SEARCH_ROWS] = min(max(rows, 1), SEARCH_ROWS_MAX)
+        # A column of the global tracker is spread over the hops until the next coarse
+        # frame, so every hop does the same bounded share of it.
+        self._params[K.P_SEARCH_ROWS] = max(1, -(-len(self.ref_coarse) // K.COARSE))
         self._params[K.P_SEARCH_HOLD] = p.search_hold
-        self._params[K.P_RELOCK_RATIO] = p.relock_ratio
-        self._params[K.P_RELOCK_NEAR] = max(1, round(p.relock_near_s * rate / K.COARSE))
-        self._params[K.P_RELOCK_CONFIRM] = p.relock_confirm
+        coarse_rate = rate / K.COARSE
+        self._params[K.P_G_MEAN_RATE] = 1.0 / (10.0 * coarse_rate)  # about 10 s
+        self._params[K.P_RELOCK_EVIDENCE] = p.relock_evidence
+        self._params[K.P_RELOCK_NEAR] = max(1, round(p.relock_near_s * coarse_rate))
+        self._params[K.P_RELOCK_FAR] = max(1, round(p.relock_far_s * coarse_rate))
+        self._params[K.P_RELOCK_DRIFT] = p.relock_drift
+        self._params[K.P_RELOCK_SPREAD] = round(p.relock_spread_s * rate)
+        self._params[K.P_RELOCK_CONFIRM] = max(1, round(p.relock_confirm_s * coarse_rate))
         self._params[K.P_PAUSE_AFTER] = max(1, round(p.pause_s * rate))
+        self._params[K.P_SHOW_HELD_AFTER] = max(1, round(p.show_held_s * rate))
         # A take frame counts towards the running scale when louder than a tenth of it.
         self._params[K.P_AUDIBLE_NORM] = 0.1
 
-    def _init_search(self, rate: float) -> None:
-        """The re-locking search's reference features (coarse grid) and its buffers."""
+    def _init_search(self) -> None:
+        """The global tracker's reference features (coarse grid) and its buffers."""
         n_c = len(self.ref_vectors) // K.COARSE
         pooled = np.zeros((len(self.ref_vectors), 24))
         for k in range(len(self.ref_vectors)):
@@ -272,12 +285,9 @@ class Follower:
         self.ref_coarse = np.ascontiguousarray(
             pooled[: n_c * K.COARSE].reshape(n_c, K.COARSE, 24).mean(axis=1).astype(np.float32)
         )
-        n_p = max(2, round(self.params.search_probe_s * rate / K.COARSE))
-        self._ring = np.zeros((n_p, 24))
-        self._ring_active = np.zeros(n_p)
-        self._probe = np.zeros((n_p, 24))
-        self._rows = np.zeros((4, n_p))
-        self._row_end = np.full(max(n_c, 1), K.INF)
+        # Before the first coarse frame every place is equally (un)likely.
+        self._glob = np.zeros((2, max(n_c, 1)))
+        self._y = np.zeros(24)
         self._pooled = np.zeros(24)
 
     @property
@@ -301,14 +311,15 @@ class Follower:
         pos = np.empty(m)
         tempo = np.empty(m)
         quality = np.empty(m)
+        doubt = np.empty(m)
         if m:
             K.follow_chunk(
                 self.ref_vectors, self.ref_hold, self.ref_active, self.ref_coarse,
                 take, frames.db >= self.config.gate_db, self.n_flux,
-                self._D, self._Dn, self._cost, self._hist_j, self._hist_p,
-                self._ring, self._ring_active, self._probe, self._rows, self._row_end, self._pooled,
+                self._D, self._Dn, self._D_snap, self._cost, self._hist_j, self._hist_p,
+                self._glob, self._y, self._pooled,
                 self._istate, self._fstate, self._params,
-                raw, pos, tempo, quality,
+                raw, pos, tempo, quality, doubt,
             )  # fmt: skip
         frame = np.arange(j0, j0 + m)
         t = frame * self.frame_s + self.lookahead_s
@@ -324,7 +335,7 @@ class Follower:
             bar=np.asarray(beats.bar_at(ref_t), float),
             tempo_ratio=tempo,
             confidence=np.clip(quality, 0.0, 1.0),
-            lost=quality < self.params.lost_below,
+            lost=(quality < self.params.lost_below) | (doubt >= self.params.lost_doubt),
             frame=frame,
         )
 

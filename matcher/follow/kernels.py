@@ -15,13 +15,18 @@ models for real-time music tracking", SMC, smooths it: the tempo is the slope of
 recent positions, a position far from the tempo's prediction is treated as an outlier
 until it persists (a jump), and the prediction extrapolates over the feature look-ahead.
 
-Beyond the band, a search re-locks the follower after jumps and restarts: the last
-seconds of take, at a quarter of the frame rate, are aligned against the whole
-(coarse) reference by subsequence DTW, a few hundred reference rows per take frame so
-no hop stalls; when a place far from the current position matches clearly better
-than the current one, twice in a row, the follower moves there. Exact repeats match
-equally well and so never trigger a move. While the take is silent and the reference
-is not, the player has paused: the position holds and holding costs nothing.
+Beyond the band, a global tracker re-locks the follower after jumps and restarts: a
+subsequence DTW of the take against the whole reference at a quarter of the frame
+rate, one column per coarse take frame, its work spread evenly over the hops so no hop
+stalls. A path may begin at any place and time at the cost the follower's own path had
+then, so each value is the change-detection (CUSUM) evidence that the player left the
+follower's place for that one; every place pays a small drift per frame, so passages
+played alike elsewhere never add up to a move. When a far place's evidence passes a
+threshold (in units of the mean frame cost) and stays the best for a moment, the
+follower moves there. Exact repeats match equally well and so never trigger a move.
+While the take is silent and the reference is not, the player has paused: after
+``pause`` frames the band goes back to where the silence began and waits (no columns),
+and the position shown holds there from the first ``show_held`` frames on.
 
 Kernels take a chunk of take frames and carry their state in preallocated arrays, so
 live use (one frame per call) and file use (many) run the same code.
@@ -45,20 +50,21 @@ COARSE = 4
     I_OUTLIERS,  # consecutive estimates outside the tempo gate
     I_HIST_N,
     I_HIST_HEAD,
-    I_RING_N,  # coarse take frames in the ring
-    I_RING_HEAD,
-    I_SEARCH_ROW,  # next reference row of the running search; -1: idle
-    I_SEARCH_J,  # take frame at which the running search's probe ends
+    I_G_ROW,  # next reference row of the global tracker's running update; -1: idle
+    I_G_J,  # take frame at which the coarse frame being added ended
+    I_G_PAR,  # which row of ``glob`` holds the current column
     I_CAND,  # coarse reference frame of the last far candidate; -1: none
-    I_CAND_J,
-    I_CAND_N,  # how many searches in a row found it
+    I_CAND_N,  # how many columns in a row found it
     I_RELOCKS,
-    I_SILENT_RUN,  # consecutive silent take frames
-) = range(15)
-N_ISTATE = 15
+    I_SILENT_RUN,  # consecutive silent take frames (counted from where the reference sounds)
+    I_G_AUDIBLE,  # audible take frames in the coarse frame being pooled
+    I_SNAP_LO,  # band start when the silence began
+    I_SNAP_CUR,  # raw position when the silence began
+) = range(16)
+N_ISTATE = 16
 # Float state slots.
-S_POS, S_TEMPO, S_SCALE_SUM, S_SCALE_N, S_QUALITY, S_SEARCH_POS, S_SILENT_POS = range(7)
-N_FSTATE = 7
+S_POS, S_TEMPO, S_SCALE_SUM, S_SCALE_N, S_QUALITY, S_SEARCH_POS, S_SILENT_POS, S_G_SUM, S_G_MEAN, S_DOUBT = range(10)
+N_FSTATE = 10
 # Parameter slots.
 (
     P_BAND,
@@ -71,14 +77,19 @@ N_FSTATE = 7
     P_TEMPO_MAX,
     P_AUDIBLE_NORM,
     P_AMBIGUITY,
-    P_SEARCH_ROWS,  # reference rows of the search per take frame
-    P_SEARCH_HOLD,  # price of a held coarse frame in the search
-    P_RELOCK_RATIO,  # a far match must cost less than this share of the near one
+    P_SEARCH_ROWS,  # reference rows of the global tracker per take frame
+    P_SEARCH_HOLD,  # price of a held coarse frame in the global tracker
+    P_G_MEAN_RATE,  # rate of its running mean frame cost, per coarse frame
+    P_RELOCK_EVIDENCE,  # how much better a far place must have fit [mean frame costs]
     P_RELOCK_NEAR,  # coarse frames around the current position that count as "here"
-    P_RELOCK_CONFIRM,  # searches in a row that must agree
+    P_RELOCK_FAR,  # coarse frames from the current position beyond which a place is "far"
+    P_RELOCK_DRIFT,  # what a far place pays per coarse frame [mean frame costs]
+    P_RELOCK_SPREAD,  # frames either side of a re-lock's target where the band's paths may begin
+    P_RELOCK_CONFIRM,  # columns in a row that must agree
     P_PAUSE_AFTER,  # silent take frames that make a pause (shorter gaps are music)
-) = range(16)
-N_PARAMS = 16
+    P_SHOW_HELD_AFTER,  # silent take frames after which the position shown holds
+) = range(21)
+N_PARAMS = 21
 
 
 @njit(cache=True)
@@ -232,120 +243,134 @@ def _pool(x, n_flux, out):
 
 
 @njit(cache=True)
-def _start_search(ring, ring_active, probe, istate, fstate):
-    """Snapshot the ring of coarse take frames (oldest first) as the search's probe;
-    False when too little of it is audible to say where the player is."""
-    n = ring.shape[0]
-    active = 0.0
-    for k in range(n):
-        idx = (istate[I_RING_HEAD] + k) % n
-        probe[k, :] = ring[idx, :]
-        active += ring_active[idx]
-    if active < 0.5 * n:
-        return False
-    istate[I_SEARCH_ROW] = 0
-    istate[I_SEARCH_J] = istate[I_J]
-    fstate[S_SEARCH_POS] = fstate[S_POS]
-    return True
+def _global_rows(ref_coarse, y, glob, istate, fstate, params):
+    """Rows of the global tracker's next column for coarse take frame ``y``, continuing
+    a running update; True when the column is complete.
 
+    The tracker is a subsequence DTW of the take against the whole coarse reference in
+    which a path may begin at any place and time at the cost the best path near the
+    follower's position had then: after each column the values are shifted so that
+    cost is 0 (see :func:`_decide`). A value is thus how much cheaper (negative) or
+    dearer the best path ending there is than staying near the follower over the same
+    take frames, since the most favourable moment: the cumulative-sum statistic of
+    change detection, with the new place found by DTW. Every path into a column has
+    consumed the same take frames, so its values compare directly.
 
-@njit(cache=True)
-def _search_rows(ref_coarse, probe, rows, row_end, istate, params):
-    """Subsequence DTW of the probe against reference rows, continuing a running search.
-
-    rows : float64 [shape=(4, P)]  the last rows' accumulated costs (ring by row index)
-    row_end : float64 [shape=(n_coarse,)]  each row's cost with the whole probe ending there
+    glob : float64 [shape=(2, n_coarse)]  the current column and the one being built
     """
     n_c, d = ref_coarse.shape
-    n_p = probe.shape[0]
-    start = istate[I_SEARCH_ROW]
+    cur = glob[istate[I_G_PAR]]
+    new = glob[1 - istate[I_G_PAR]]
+    start = istate[I_G_ROW]
     stop = min(n_c, start + int(params[P_SEARCH_ROWS]))
     hold = params[P_SEARCH_HOLD]
+    total = 0.0
     for i in range(start, stop):
-        r = rows[i % 4]
-        for jj in range(n_p):
-            c = 0.0
-            for q in range(d):
-                diff = ref_coarse[i, q] - probe[jj, q]
-                c += diff * diff
-            c = np.sqrt(c)
-            if jj == 0:
-                best = 0.0  # open begin: the probe may start anywhere
-            else:
-                best = r[jj - 1] + hold
-                for back in range(1, 4):  # the reference advances 1..3 coarse frames
-                    if i - back >= 0:
-                        v = rows[(i - back) % 4, jj - 1]
-                        if v < best:
-                            best = v
-            r[jj] = best + c
-        row_end[i] = r[n_p - 1]
-    istate[I_SEARCH_ROW] = stop
+        c = 0.0
+        for q in range(d):
+            diff = ref_coarse[i, q] - y[q]
+            c += diff * diff
+        c = np.sqrt(c)
+        best = min(cur[i] + hold, 0.0)  # 0: begin here now
+        for back in range(1, 4):  # the reference advances 1..3 coarse frames
+            k = i - back
+            if k >= 0 and cur[k] < best:
+                best = cur[k]
+        new[i] = c + best
+        total += c
+    fstate[S_G_SUM] += total
+    istate[I_G_ROW] = stop
     return stop == n_c
 
 
 @njit(cache=True)
-def _decide(row_end, istate, fstate, params):
-    """After a search: coarse frame to re-lock at, or -1 to stay."""
-    n_c = row_end.shape[0]
+def _decide(glob, istate, fstate, params):
+    """After a column of the global tracker: coarse frame to re-lock at, or -1 to stay.
+
+    Shifts the column so that the best value near the follower is 0; a far place
+    whose value has fallen below minus the evidence threshold (in units of the running
+    mean frame cost, so the threshold does not depend on the features' scale) has fit
+    the take that much better than the current place since some moment: the player
+    is there now. Exact repeats fit equally well and so never trigger a move.
+    """
+    col = glob[istate[I_G_PAR]]
+    n_c = col.shape[0]
     here = int(fstate[S_SEARCH_POS] / COARSE)
     near_w = int(params[P_RELOCK_NEAR])
     near = INF
+    for i in range(max(0, here - near_w), min(n_c, here + near_w + 1)):
+        if col[i] < near:
+            near = col[i]
+    if near >= INF:
+        near = 0.0
     far = INF
     far_i = -1
+    # Every place pays a little per frame, so small, lasting differences (the same
+    # passage played alike elsewhere) never add up to a move; a lost follower's large
+    # ones do, quickly.
+    shift = near - params[P_RELOCK_DRIFT] * fstate[S_G_MEAN]
     for i in range(n_c):
-        v = row_end[i]
-        if abs(i - here) <= near_w:
-            if v < near:
-                near = v
-        elif abs(i - here) > 3 * near_w and v < far:
-            far = v
+        col[i] -= shift
+        if abs(i - here) > params[P_RELOCK_FAR] and col[i] < far:
+            far = col[i]
             far_i = i
-    if far_i < 0 or not far < params[P_RELOCK_RATIO] * near:
+    # Running mean frame cost: the unit of evidence.
+    mean = fstate[S_G_SUM] / n_c
+    if fstate[S_G_MEAN] <= 0.0:
+        fstate[S_G_MEAN] = mean
+    fstate[S_G_MEAN] += params[P_G_MEAN_RATE] * (mean - fstate[S_G_MEAN])
+    # Doubt: the best far place's evidence as a share of what a move needs.
+    need = params[P_RELOCK_EVIDENCE] * fstate[S_G_MEAN]
+    fstate[S_DOUBT] = max(0.0, -far / need) if far_i >= 0 and need > 0 else 0.0
+    if far_i < 0 or not -far > need:
         istate[I_CAND_N] = 0
         istate[I_CAND] = -1
         return -1
-    # The same place (moved on by the time between searches) found again?
-    if istate[I_CAND] >= 0:
-        moved = (istate[I_SEARCH_J] - istate[I_CAND_J]) / COARSE
-        if abs(far_i - istate[I_CAND] - moved * fstate[S_TEMPO]) <= near_w:
-            istate[I_CAND_N] += 1
-        else:
-            istate[I_CAND_N] = 1
+    # The same place, moved on with the music since the last column?
+    if istate[I_CAND] >= 0 and abs(far_i - istate[I_CAND] - fstate[S_TEMPO]) <= 3:
+        istate[I_CAND_N] += 1
     else:
         istate[I_CAND_N] = 1
     istate[I_CAND] = far_i
-    istate[I_CAND_J] = istate[I_SEARCH_J]
     if istate[I_CAND_N] >= params[P_RELOCK_CONFIRM]:
         istate[I_CAND_N] = 0
         istate[I_CAND] = -1
+        # The old place starts afresh, like any other.
+        for i in range(n_c):
+            col[i] -= far
+            if col[i] > 0.0:
+                col[i] = 0.0
         return far_i
     return -1
 
 
 @njit(cache=True)
 def _relock(target, D, istate, fstate, params, n_ref):
-    """Restart the band at reference frame ``target`` as if the path had always led there."""
+    """Restart the band around reference frame ``target``: paths may begin anywhere within
+    the search's precision of it, and the coming frames choose."""
     target = min(max(target, 0), n_ref - 1)
     n_win = D.shape[0]
     lo = min(max(target - int(params[P_BAND]), 0), max(n_ref - n_win, 0))
+    spread = int(params[P_RELOCK_SPREAD])
     for k in range(n_win):
-        D[k] = INF
-    D[target - lo] = 0.0
+        D[k] = 0.0 if abs(lo + k - target) <= spread else INF
     istate[I_LO] = lo
     istate[I_CUR] = target
     istate[I_HIST_N] = 0
     istate[I_OUTLIERS] = 0
     istate[I_RELOCKS] += 1
+    istate[I_SILENT_RUN] = 0
+    fstate[S_DOUBT] = 0.0
     fstate[S_POS] = float(target)
+    fstate[S_SILENT_POS] = float(target)
 
 
 @njit(cache=True)
 def follow_chunk(
     ref, ref_hold, ref_active, ref_coarse, take, take_active, n_flux,
-    D, Dn, cost, hist_j, hist_p, ring, ring_active, probe, rows, row_end, pooled,
+    D, Dn, D_snap, cost, hist_j, hist_p, glob, y, pooled,
     istate, fstate, params,
-    out_raw, out_pos, out_tempo, out_quality,
+    out_raw, out_pos, out_tempo, out_quality, out_doubt,
 ):  # fmt: skip
     """Advance the follower by ``len(take)`` frames.
 
@@ -355,17 +380,17 @@ def follow_chunk(
     ref_coarse : float32 [shape=(n_ref // COARSE, 24)]  search features of the reference
     take : float32 [shape=(m, d)]  unscaled take cost vectors (flux in the first ``n_flux`` columns)
     take_active : bool [shape=(m,)]  the take sounds (above the level gate)
-    D, Dn, cost : float64 [shape=(n_win,)]  accumulated costs of the last column, scratch
+    D, Dn, D_snap, cost : float64 [shape=(n_win,)]  accumulated costs of the last column,
+        scratch, the column when a silence began, scratch
     hist_j, hist_p : float64 [shape=(tempo_win,)]  ring of recent (take frame, position)
-    ring, ring_active, probe : the search's ring of coarse take frames, their audible
-        share, and the snapshot being searched [shape=(P, 24), (P,), (P, 24)]
-    rows, row_end, pooled : the search's working rows, per-row result, pooling scratch
+    glob : float64 [shape=(2, n_ref // COARSE)]  the global tracker's columns
+    y, pooled : float64 [shape=(24,)]  the coarse take frame being added, the next one's sum
     istate, fstate, params : state and parameter vectors (slots above)
     out_* : [shape=(m,)]  raw argmin, smoothed position [ref frames], tempo [ref frames per
-        take frame], match quality in [0, 1]
+        take frame], match quality in [0, 1], doubt (a far place's evidence as a share of
+        what a move needs)
     """
     n_ref, d = ref.shape
-    n_p = ring.shape[0]
     x = np.empty(d, np.float64)
     for m in range(take.shape[0]):
         j = istate[I_J]
@@ -374,11 +399,25 @@ def follow_chunk(
         silent = not take_active[m]
         if silent and (ref_active[here] or istate[I_SILENT_RUN] >= params[P_PAUSE_AFTER]):
             if istate[I_SILENT_RUN] == 0:
+                # Where the silence began: a pause goes back here and holds.
                 fstate[S_SILENT_POS] = fstate[S_POS]
+                D_snap[:] = D
+                istate[I_SNAP_LO] = istate[I_LO]
+                istate[I_SNAP_CUR] = istate[I_CUR]
             istate[I_SILENT_RUN] += 1
         else:
             istate[I_SILENT_RUN] = 0
         paused = j > 0 and istate[I_SILENT_RUN] >= params[P_PAUSE_AFTER]
+        if paused and istate[I_SILENT_RUN] == params[P_PAUSE_AFTER]:
+            # The silence has lasted long enough to be a pause: undo what it did.
+            D[:] = D_snap
+            istate[I_LO] = istate[I_SNAP_LO]
+            istate[I_CUR] = istate[I_SNAP_CUR]
+            fstate[S_POS] = fstate[S_SILENT_POS]
+            istate[I_OUTLIERS] = 0
+        here = min(max(int(fstate[S_POS] + 0.5), 0), n_ref - 1)
+        # While paused where the reference sounds, the path waits: no column is added.
+        frozen = paused and ref_active[here]
         # Running flux scale of the take (causal): mean flux norm over audible frames.
         norm = 0.0
         for k in range(n_flux):
@@ -391,43 +430,49 @@ def follow_chunk(
         for k in range(d):
             x[k] = take[m, k] / scale if k < n_flux else take[m, k]
 
-        arg, lo, width, mean_cost = _dtw_column(ref, ref_hold, x, paused, D, Dn, cost, istate, params)
-        # Match quality: how much cheaper the chosen cell is than the band's average.
-        q_now = 1.0 - cost[arg - lo] / mean_cost if mean_cost > 0 else 0.0
-        fstate[S_QUALITY] += params[P_QUALITY_RATE] * (q_now - fstate[S_QUALITY])
-
-        if paused:
-            if istate[I_SILENT_RUN] == params[P_PAUSE_AFTER]:
-                fstate[S_POS] = fstate[S_SILENT_POS]  # the pause began with the silence
-            here = min(max(int(fstate[S_POS] + 0.5), 0), n_ref - 1)
-            if not ref_active[here]:
+        if not frozen:
+            arg, lo, width, mean_cost = _dtw_column(ref, ref_hold, x, paused, D, Dn, cost, istate, params)
+            # Match quality: how much cheaper the chosen cell is than the band's average.
+            q_now = 1.0 - cost[arg - lo] / mean_cost if mean_cost > 0 else 0.0
+            fstate[S_QUALITY] += params[P_QUALITY_RATE] * (q_now - fstate[S_QUALITY])
+            if paused:
                 fstate[S_POS] += fstate[S_TEMPO]  # the music rests here too: time goes on
-            # otherwise hold the position; the tempo keeps its value
-        else:
-            _track(float(arg), D, lo, width, hist_j, hist_p, istate, fstate, params)
+            else:
+                _track(float(arg), D, lo, width, hist_j, hist_p, istate, fstate, params)
+        # else hold the position; the tempo keeps its value
 
-        # Re-locking search: coarse take frames into the ring, a slice of work per frame.
+        # Global tracker: coarse take frames, each column's work spread over the next hops.
         _pool(x, n_flux, pooled)
+        if not silent:
+            istate[I_G_AUDIBLE] += 1
         if j % COARSE == COARSE - 1:
-            head = istate[I_RING_HEAD]
+            # (The previous column is complete: it had COARSE hops of P_SEARCH_ROWS rows.)
             for k in range(24):
-                ring[head, k] = pooled[k] / COARSE
+                y[k] = pooled[k] / COARSE
                 pooled[k] = 0.0
-            ring_active[head] = 0.0 if silent else 1.0
-            istate[I_RING_HEAD] = (head + 1) % n_p
-            istate[I_RING_N] = min(istate[I_RING_N] + 1, n_p)
-        if istate[I_SEARCH_ROW] < 0 and istate[I_RING_N] == n_p and j % COARSE == COARSE - 1:
-            _start_search(ring, ring_active, probe, istate, fstate)
-        if istate[I_SEARCH_ROW] >= 0 and _search_rows(ref_coarse, probe, rows, row_end, istate, params):
-            istate[I_SEARCH_ROW] = -1
-            target = _decide(row_end, istate, fstate, params)
+            # Silence says nothing about where the player is: such frames add no column.
+            audible = istate[I_G_AUDIBLE] > 0
+            istate[I_G_AUDIBLE] = 0
+            if audible and not paused:
+                istate[I_G_ROW] = 0
+                istate[I_G_J] = j
+                fstate[S_SEARCH_POS] = fstate[S_POS]
+                fstate[S_G_SUM] = 0.0
+        if istate[I_G_ROW] >= 0 and _global_rows(ref_coarse, y, glob, istate, fstate, params):
+            istate[I_G_ROW] = -1
+            istate[I_G_PAR] = 1 - istate[I_G_PAR]
+            target = _decide(glob, istate, fstate, params)
             if target >= 0:
-                # The probe ended at take frame I_SEARCH_J; the player has moved on since.
-                since = (j - istate[I_SEARCH_J]) * fstate[S_TEMPO]
+                # The column ended at take frame I_G_J; the player has moved on since.
+                since = (j - istate[I_G_J]) * fstate[S_TEMPO]
                 _relock(int(target * COARSE + COARSE - 1 + since), D, istate, fstate, params, n_ref)
 
         istate[I_J] = j + 1
         out_raw[m] = istate[I_CUR]
-        out_pos[m] = fstate[S_POS]
+        # Within a silence where the reference sounds, show where it began (the player
+        # stopped there) while the path goes on in case it is only a short gap.
+        held = istate[I_SILENT_RUN] >= params[P_SHOW_HELD_AFTER]
+        out_pos[m] = fstate[S_SILENT_POS] if held else fstate[S_POS]
         out_tempo[m] = fstate[S_TEMPO]
         out_quality[m] = fstate[S_QUALITY]
+        out_doubt[m] = fstate[S_DOUBT]
