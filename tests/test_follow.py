@@ -240,12 +240,13 @@ def test_follow_blocks_equals_offline(references: dict[str, Reference], fermata,
     blocks = random_blocks(audio, rng, longest)
     live = follow_blocks(ref, blocks)
     lookahead = FeatureStream(CFG, NoPitch(CFG)).lookahead_samples
-    # Exactly the positions of steps() over the frames of the same blocks...
-    assert_tracks_equal(live, Follower(ref, lookahead_samples=lookahead).steps(extract(blocks, CFG, NoPitch(CFG))))
+    # Exactly the positions of steps() over the frames of the same blocks (kept compact)...
+    steps = Follower(ref, lookahead_samples=lookahead).steps(extract(blocks, CFG, NoPitch(CFG)))
+    assert_tracks_equal(live, steps.compact())
     # ...and of steps() over the whole file's frames, which equal streamed frames only to
     # float tolerance (about 1e-5 relative, DESIGN.md): positions must not move, the
     # match quality (a running average of cost ratios) may differ in its last digits.
-    offline = Follower(ref, lookahead_samples=lookahead).steps(whole_frames)
+    offline = Follower(ref, lookahead_samples=lookahead).steps(whole_frames).compact()
     assert_tracks_equal(live, offline, except_confidence=1e-6)
 
 

@@ -182,6 +182,18 @@ class Track:
     def positions(self) -> list[Position]:
         return [self[k] for k in range(len(self))]
 
+    def compact(self) -> Track:
+        """The same positions in 32-bit numbers (29 bytes a frame instead of 57): what a long
+        session keeps. float32 resolves a time of 10 hours to 2 ms, a frame being 16 ms."""
+        return Track(
+            **{
+                f.name: getattr(self, f.name).astype(np.int32 if f.name == "frame" else np.float32)
+                if f.name != "lost"
+                else self.lost
+                for f in fields(Track)
+            }
+        )
+
     @classmethod
     def concat(cls, parts: list[Track]) -> Track:
         return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)})

@@ -20,7 +20,8 @@ def follow_blocks(
     weights: CostWeights | None = None,
     on_track: Callable[[Track], None] | None = None,
 ) -> Track:
-    """Follow mono float32 blocks at the reference's rate; every frame's position.
+    """Follow mono float32 blocks at the reference's rate; every frame's position
+    (kept in 32-bit numbers, :meth:`Track.compact`).
 
     ``on_track`` sees each new run of positions as soon as it exists (live display,
     JSON lines). The take's pitch is not computed: the follower's cost does not use it
@@ -42,8 +43,8 @@ def follow_blocks(
         if len(frames):
             track = follower.steps(frames)
             recent.append(track)
-            if len(recent) >= 256:  # a 1-frame Track costs ~1 kB, merged ~60 B a frame
-                parts.append(Track.concat(recent))
+            if len(recent) >= 256:  # a 1-frame Track costs ~1 kB, merged 29 B a frame
+                parts.append(Track.concat(recent).compact())
                 recent.clear()
             if on_track is not None:
                 on_track(track)
@@ -53,8 +54,8 @@ def follow_blocks(
     feed(stream.flush())
     parts.extend(recent)
     if not parts:
-        return follower.steps(stream.flush())  # empty track
-    return Track.concat(parts)
+        return follower.steps(stream.flush()).compact()  # empty track
+    return Track.concat(parts).compact()
 
 
 def summarize(track: Track, reference: Reference, smooth_s: float = 2.0) -> dict[str, Any]:
