@@ -154,35 +154,11 @@ def feature_follower(ref_features: np.ndarray, frame_rate: int, band_s: float, p
     return Follower(reference, FollowParams(band_s=band_s), lookahead_samples=0)
 
 
-KNOWN_KERNEL_ARGS = [
-    *("ref", "ref_hold", "take", "n_flux", "D", "Dn", "cost", "hist_j", "hist_p", "istate", "fstate", "params"),
-    *("out_raw", "out_pos", "out_tempo", "out_quality"),
-]
-
-
 def kernel_steps(follower, take: np.ndarray) -> np.ndarray:
-    """The kernel alone (``follow_chunk``), as ``Follower.steps`` calls it, on the take's
-    cost vectors [float32, shape=(m, d), C-contiguous]; positions [reference frames].
-    Only for the kernel signature this bench knows (see :func:`kernel_known`)."""
-    from matcher.follow import kernels as K
-
-    m = len(take)
-    raw, pos, tempo, quality = np.empty(m, np.int64), np.empty(m), np.empty(m), np.empty(m)
-    f = follower
-    K.follow_chunk(
-        f.ref_vectors, f.ref_hold, take, f.n_flux,
-        f._D, f._Dn, f._cost, f._hist_j, f._hist_p, f._istate, f._fstate, f._params,
-        raw, pos, tempo, quality,
-    )  # fmt: skip
-    return pos
-
-
-def kernel_known() -> bool:
-    import inspect
-
-    from matcher.follow import kernels as K
-
-    return list(inspect.signature(K.follow_chunk.py_func).parameters) == KNOWN_KERNEL_ARGS
+    """The kernel alone (``follow_chunk`` via ``Follower.run_kernel``, as ``steps`` calls it)
+    on the take's cost vectors [float32, shape=(m, d), C-contiguous], every frame audible;
+    positions [reference frames]."""
+    return follower.run_kernel(take, np.ones(len(take), bool))[1]
 
 
 def timed_passes(make, run, passes: int, min_seconds: float = 0.0) -> list[float]:
@@ -246,10 +222,8 @@ def bench_steps(ref_npy: Path, take_npy: Path, rounds: int, passes: int, mm_repe
         end = float(f.steps(take_frames).ref_t[-1] / f.frame_s)
     assert f._D.shape == (2 * band + 1,), f._D.shape
     assert f.ref_vectors.shape == (len(ref_f), 12 + pad), f.ref_vectors.shape
-    kernel = kernel_known()
-    ours = {"steps_many": steps_many, "steps_one": steps_one, "step_one": step_one}
-    if kernel:
-        ours = {"kernel_many": kernel_many, "kernel_one": kernel_one, **ours}
+    ours = {"kernel_many": kernel_many, "kernel_one": kernel_one}
+    ours |= {"steps_many": steps_many, "steps_one": steps_one, "step_one": step_one}
     rows: dict[str, list[float]] = {k: [] for k in [*ours, "mm"]}
     mm_runs: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -280,7 +254,6 @@ def bench_steps(ref_npy: Path, take_npy: Path, rounds: int, passes: int, mm_repe
         "ref_frames": len(ref_f),
         "band_frames": band,
         "frame_rate": MM_FRAME_RATE,
-        "kernel_measured": kernel,
         "ours_end_frame": end,
         "fps": med,
         "fps_rounds": rows,
@@ -555,8 +528,6 @@ def print_report(pair: str, steps: dict, latency: dict, memory: list[dict]) -> N
         if key in f:
             rounds = ", ".join(f"{r:.1f}" for r in s["ratio_rounds"].get(key, []))
             print(f"  {label:<62}{f[key]:>10,.0f}{f[key] / f['mm']:>15.1f}x{rounds:>18}")
-    if not s["kernel_measured"]:
-        print("  (kernel alone not measured: follow_chunk's signature is not the one this bench knows)")
     print(f"  (our follower ended at reference frame {s['ours_end_frame']:.0f} of {s['ref_frames']})")
 
     print(f"\n(b) per-hop latency, take fed in 256-sample blocks; real-time budget {HOP_BUDGET_MS:.0f} ms per hop")

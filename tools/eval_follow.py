@@ -15,7 +15,11 @@ the offline librosa chroma DTW in the same run (tools/baselines; pymatchmaker in
 own virtual environment, made by tools/baselines/setup_matchmaker.sh).
 
     .venv/bin/python tools/eval_follow.py [--sets piano percussion synth-melodic synth-percussion]
-        [--run-baselines] [--json OUT]
+        [--run-baselines] [--json OUT] [--param NAME=VALUE ...]
+
+Jumps, restarts, pauses and dropped audio (the takes edited with exact truth; re-lock
+time, accuracy outside the jumps) are the scenarios of tools/eval_jumps.py, also run as
+``tools/eval_follow.py --jumps [its options]``.
 """
 
 from __future__ import annotations
@@ -202,4 +206,9 @@ def merge_baselines(results: dict[str, dict[str, dict]], sets: list[str]) -> dic
 
 
 if __name__ == "__main__":
+    if "--jumps" in sys.argv[1:]:
+        sys.argv.remove("--jumps")
+        import eval_jumps
+
+        sys.exit(eval_jumps.main())
     sys.exit(main())

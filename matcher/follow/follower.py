@@ -314,25 +314,29 @@ class Follower:
     def frames_seen(self) -> int:
         return int(self._istate[K.I_J])
 
-    def steps(self, frames: Frames) -> Track:
-        """Follow ``len(frames)`` consecutive take frames; their positions."""
-        m = len(frames)
-        j0 = self.frames_seen
-        take = np.ascontiguousarray(cost_vectors(frames, self.weights, 1.0))
+    def run_kernel(self, take: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The kernel over take cost vectors [float32, shape=(m, d), C-contiguous, flux
+        unscaled] and their audible flags: (raw argmin, position, tempo, quality, doubt)."""
+        m = len(take)
         raw = np.empty(m, np.int64)
-        pos = np.empty(m)
-        tempo = np.empty(m)
-        quality = np.empty(m)
-        doubt = np.empty(m)
+        pos, tempo, quality, doubt = (np.empty(m) for _ in range(4))
         if m:
             K.follow_chunk(
                 self.ref_vectors, self.ref_hold, self.ref_active, self.ref_coarse,
-                take, frames.db >= self.config.gate_db, self.n_flux,
+                take, active, self.n_flux,
                 self._D, self._Dn, self._D_snap, self._cost, self._hist_j, self._hist_p,
                 self._glob, self._y, self._pooled,
                 self._istate, self._fstate, self._params,
                 raw, pos, tempo, quality, doubt,
             )  # fmt: skip
+        return raw, pos, tempo, quality, doubt
+
+    def steps(self, frames: Frames) -> Track:
+        """Follow ``len(frames)`` consecutive take frames; their positions."""
+        m = len(frames)
+        j0 = self.frames_seen
+        take = np.ascontiguousarray(cost_vectors(frames, self.weights, 1.0))
+        _, pos, tempo, quality, doubt = self.run_kernel(take, frames.db >= self.config.gate_db)
         frame = np.arange(j0, j0 + m)
         t = frame * self.frame_s + self.lookahead_s
         # Extrapolate over the look-ahead (the frame's centre is lookahead_s before t), and
