@@ -417,6 +417,19 @@ def test_pause_holds_where_it_began_and_resumes(long_pair) -> None:
     assert follower.relocks == 0
 
 
+def test_leading_silence_is_a_pause_at_the_start(long_pair) -> None:
+    """A second of silence before the player starts (a live session opening): the follower
+    waits at the reference's start and then follows as if the take had begun at once."""
+    reference, take = long_pair
+    plain, _ = _follow(reference, take)
+    track, _ = _follow(reference, np.concatenate([np.zeros(CFG.sr, np.float32), take]))
+    assert np.max(np.abs(track.ref_t[track.t < 1.0])) <= 0.2
+    settled = _first_on_truth(plain, plain.t, 0.0)
+    assert _first_on_truth(track, np.maximum(track.t - 1.0, 0.0), 1.0) <= settled + 0.3
+    music = (track.t > 4.0) & (track.t < 20.0)
+    assert np.median(np.abs(track.ref_t[music] - (track.t[music] - 1.0))) < 0.05
+
+
 def test_repeating_cycles_never_trigger_a_move() -> None:
     """Samulnori-like material: 8 cycles of one 12-beat pattern (a few strokes dropped).
     Followed from start to end without a jump, the global tracker never moves the

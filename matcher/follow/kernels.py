@@ -402,6 +402,8 @@ def follow_chunk(
                 # Where the silence began: a pause goes back here and holds.
                 fstate[S_SILENT_POS] = fstate[S_POS]
                 D_snap[:] = D
+                if j == 0:  # before the first column: the path begins at the reference's start
+                    D_snap[0] = 0.0
                 istate[I_SNAP_LO] = istate[I_LO]
                 istate[I_SNAP_CUR] = istate[I_CUR]
             istate[I_SILENT_RUN] += 1
