@@ -48,9 +48,6 @@ class FollowParams:
                                       this share of the evidence a move needs
     pause_s : float > 0 [s]           silence this long (below the level gate) is a pause:
                                       the position goes back to where it began and holds
-    show_held_s : float > 0 [s]       after this much silence the position shown holds where
-                                      the silence began (the tracking goes on underneath
-                                      until it is a pause)
     search_hold : float >= 0 [cost]   price of a held coarse frame in the global tracker
     relock_evidence : float > 0       a far place must have fit the take better than the
                                       current one by this many mean frame costs (of the
@@ -81,7 +78,6 @@ class FollowParams:
     lost_below: float = 0.05
     lost_doubt: float = 0.5
     pause_s: float = 0.5
-    show_held_s: float = 0.15
     search_hold: float = 0.3
     relock_evidence: float = 4.0
     relock_near_s: float = 0.15
@@ -284,7 +280,6 @@ class Follower:
         self._params[K.P_RELOCK_SPREAD] = round(p.relock_spread_s * rate)
         self._params[K.P_RELOCK_CONFIRM] = max(1, round(p.relock_confirm_s * coarse_rate))
         self._params[K.P_PAUSE_AFTER] = max(1, round(p.pause_s * rate))
-        self._params[K.P_SHOW_HELD_AFTER] = max(1, round(p.show_held_s * rate))
         # A take frame counts towards the running scale when louder than a tenth of it.
         self._params[K.P_AUDIBLE_NORM] = 0.1
 

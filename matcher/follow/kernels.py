@@ -25,8 +25,7 @@ played alike elsewhere never add up to a move. When a far place's evidence passe
 threshold (in units of the mean frame cost) and stays the best for a moment, the
 follower moves there. Exact repeats match equally well and so never trigger a move.
 While the take is silent and the reference is not, the player has paused: after
-``pause`` frames the band goes back to where the silence began and waits (no columns),
-and the position shown holds there from the first ``show_held`` frames on.
+``pause`` frames the band goes back to where the silence began and waits (no columns).
 
 Kernels take a chunk of take frames and carry their state in preallocated arrays, so
 live use (one frame per call) and file use (many) run the same code.
@@ -87,9 +86,8 @@ N_FSTATE = 10
     P_RELOCK_SPREAD,  # frames either side of a re-lock's target where the band's paths may begin
     P_RELOCK_CONFIRM,  # columns in a row that must agree
     P_PAUSE_AFTER,  # silent take frames that make a pause (shorter gaps are music)
-    P_SHOW_HELD_AFTER,  # silent take frames after which the position shown holds
-) = range(21)
-N_PARAMS = 21
+) = range(20)
+N_PARAMS = 20
 
 
 @njit(cache=True)
@@ -471,10 +469,7 @@ def follow_chunk(
 
         istate[I_J] = j + 1
         out_raw[m] = istate[I_CUR]
-        # Within a silence where the reference sounds, show where it began (the player
-        # stopped there) while the path goes on in case it is only a short gap.
-        held = istate[I_SILENT_RUN] >= params[P_SHOW_HELD_AFTER]
-        out_pos[m] = fstate[S_SILENT_POS] if held else fstate[S_POS]
+        out_pos[m] = fstate[S_POS]
         out_tempo[m] = fstate[S_TEMPO]
         out_quality[m] = fstate[S_QUALITY]
         out_doubt[m] = fstate[S_DOUBT]
