@@ -81,7 +81,7 @@ class FollowParams:
     search_hold: float = 0.3
     relock_evidence: float = 4.0
     relock_near_s: float = 0.15
-    relock_far_s: float = 3.0
+    relock_far_s: float = 1.0
     relock_drift: float = 0.2
     relock_spread_s: float = 0.5
     relock_confirm_s: float = 0.3
