@@ -16,7 +16,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml tools/setup_system.sh
-	bash tools/setup_system.sh
+	PYTHON=$(PYTHON) bash tools/setup_system.sh
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'

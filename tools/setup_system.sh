@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Debian libraries matcher needs beside its Python packages: PortAudio for sounddevice
-# (live input) and libsndfile for soundfile. Installed with apt-get when running as root;
-# otherwise a clear message says what to install.
+# (live input) and libsndfile for soundfile, and python3-venv where the Python that makes
+# .venv lacks venv/ensurepip (a fresh Debian or Ubuntu). Installed with apt-get when
+# running as root; otherwise a clear message says what to install.
 #   --test  also PulseAudio and its ALSA plugin: the live-audio tests make a file-fed
 #           microphone with them on machines without a sound card (tools/pulse_mic.py).
 set -euo pipefail
 packages=(libportaudio2 libsndfile1)
+if ! "${PYTHON:-python3}" -c "import ensurepip, venv" 2>/dev/null; then
+  packages+=(python3-venv)
+fi
 if [ "${1:-}" = "--test" ]; then
   packages+=(pulseaudio pulseaudio-utils libasound2-plugins)
 fi
