@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 import tracemalloc
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +24,9 @@ import soundfile as sf
 from matcher import Config
 from matcher.beats import Beats
 from matcher.cli import main
+from matcher.errors import ParameterError
 from matcher.features import FeatureStream, Frames, NoPitch, extract
-from matcher.follow import Follower, FollowParams, Position, Track, follow_blocks
+from matcher.follow import CostWeights, Follower, FollowParams, Position, PreparedReference, Track, follow_blocks
 from matcher.follow import kernels as K
 from matcher.reference import Reference
 from matcher.synth import TempoMap, demo_tempo, melody, percussion, render
@@ -319,11 +320,13 @@ def test_kernel_reads_only_its_band(rng: np.random.Generator) -> None:
     ref = random_reference(120.0, rng)
     take = warp_frames(ref.frames, np.arange(0.0, 600.0, 0.9))  # the first 10 s, played slower
     clean = Follower(ref, lookahead_samples=0)
-    poisoned = Follower(ref, lookahead_samples=0)
     # The position moves at most 2 frames per take frame (667 frames: < 1334) and the band
-    # reaches 625 frames past it: nothing past 2000 frames (32 s) can be read.
+    # reaches 625 frames past it: nothing past 2000 frames (32 s) can be read. (The global
+    # tracker reads its own coarse copy, made before the poisoning.)
     far = int(40.0 * SMALL.frame_rate)
-    poisoned.ref_vectors[far:] = np.nan
+    vectors = clean.prepared.ref_vectors.copy()
+    vectors[far:] = np.nan
+    poisoned = Follower(ref, lookahead_samples=0, prepared=replace(clean.prepared, ref_vectors=vectors))
     assert_tracks_equal(poisoned.steps(take), clean.steps(take))
 
 
@@ -450,6 +453,20 @@ def test_position_json_without_beats(references: dict[str, Reference]) -> None:
     beatless = Reference("beatless", ref.frames, Beats.from_numbers(np.zeros(0), np.zeros(0), 4, "none"), CFG)
     position = Follower(beatless).steps(ref.frames[:5])[4]
     strict_json(position.to_json())
+
+
+def test_track_jsonl_is_its_positions_json(references: dict[str, Reference], fermata) -> None:
+    """The column-wise writer gives the text of Position.to_json, line for line, for full
+    and compact tracks, with and without beats (nulls), following and lost."""
+    ref = references["melodic"]
+    beatless = Reference("beatless", ref.frames, Beats.from_numbers(np.zeros(0), np.zeros(0), 4, "none"), CFG)
+    for reference in (ref, beatless):
+        track = Follower(reference).steps(fermata[1])
+        lost = track.lost.copy()
+        lost[::7] = True  # both states appear
+        track = Track(**{**{f.name: getattr(track, f.name) for f in fields(Track)}, "lost": lost})
+        for t in (track, track.compact()):
+            assert t.to_jsonl() == "".join(p.to_json() + "\n" for p in t.positions())
 
 
 # -- `matcher follow` ----------------------------------------------------------------------
@@ -608,3 +625,19 @@ def test_cli_subprocess(audio_pair, tmp_path: Path) -> None:
     skip_if_microphone()
     proc = matcher("follow", ref, "--pitch", "yin")
     assert_no_input_error(proc.returncode, proc.stderr)
+
+
+def test_followers_sharing_prepared_arrays_follow_alike(references: dict[str, Reference], fermata) -> None:
+    """Many sessions of one reference share its arrays (read-only) and follow exactly as
+    followers that prepared their own; arrays prepared with other settings are refused."""
+    ref = references["melodic"]
+    shared = PreparedReference.build(ref, CostWeights(), FollowParams().hold_penalty, FollowParams().hold_floor)
+    a, b = (Follower(ref, prepared=shared) for _ in range(2))
+    alone = Follower(ref).steps(fermata[1])
+    assert_tracks_equal(a.steps(fermata[1]), alone)
+    assert_tracks_equal(b.steps(fermata[1]), alone)  # a's run left the shared arrays as they were
+    assert a.ref_vectors is b.ref_vectors and not a.ref_vectors.flags.writeable
+    with pytest.raises(ParameterError, match="do not match"):
+        Follower(ref, FollowParams(hold_penalty=0.5), prepared=shared)
+    with pytest.raises(ParameterError, match="do not match"):
+        Follower(references["percussive"], prepared=shared)

@@ -2,6 +2,16 @@
 
 from .costs import CostWeights
 from .follower import Follower, FollowParams, Position, Track
+from .prepared import PreparedReference
 from .run import follow_blocks, summarize
 
-__all__ = ["CostWeights", "FollowParams", "Follower", "Position", "Track", "follow_blocks", "summarize"]
+__all__ = [
+    "CostWeights",
+    "FollowParams",
+    "Follower",
+    "Position",
+    "PreparedReference",
+    "Track",
+    "follow_blocks",
+    "summarize",
+]

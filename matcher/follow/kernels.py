@@ -90,6 +90,18 @@ N_FSTATE = 10
 N_PARAMS = 20
 
 
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _distance(a, x):
+    """Euclidean distance of two vectors of equal length. Reassociation lets the compiler
+    sum in SIMD lanes (the one hot loop of a step); the result differs from a strict
+    left-to-right sum only in rounding."""
+    c = np.float32(0.0)
+    for q in range(x.shape[0]):
+        diff = a[q] - x[q]
+        c += diff * diff
+    return np.sqrt(np.float64(c))
+
+
 @njit(cache=True)
 def _prev(D, lo, n_win, i):
     """Accumulated cost of reference frame ``i`` in the previous column (INF outside its window)."""
@@ -102,7 +114,7 @@ def _prev(D, lo, n_win, i):
 @njit(cache=True)
 def _dtw_column(ref, ref_hold, x, paused, D, Dn, cost, istate, params):
     """Add one take frame's column within the band; returns (argmin, band start, width, mean cost)."""
-    n_ref, d = ref.shape
+    n_ref = ref.shape[0]
     n_win = D.shape[0]
     j = istate[I_J]
     lo_old = istate[I_LO]
@@ -113,11 +125,7 @@ def _dtw_column(ref, ref_hold, x, paused, D, Dn, cost, istate, params):
     cost_sum = 0.0
     for k in range(width):
         i = lo + k
-        c = 0.0
-        for q in range(d):
-            diff = ref[i, q] - x[q]
-            c += diff * diff
-        c = np.sqrt(c)
+        c = _distance(ref[i], x)
         cost[k] = c
         cost_sum += c
         if j == 0:
@@ -256,7 +264,7 @@ def _global_rows(ref_coarse, y, glob, istate, fstate, params):
 
     glob : float64 [shape=(2, n_coarse)]  the current column and the one being built
     """
-    n_c, d = ref_coarse.shape
+    n_c = ref_coarse.shape[0]
     cur = glob[istate[I_G_PAR]]
     new = glob[1 - istate[I_G_PAR]]
     start = istate[I_G_ROW]
@@ -264,11 +272,7 @@ def _global_rows(ref_coarse, y, glob, istate, fstate, params):
     hold = params[P_SEARCH_HOLD]
     total = 0.0
     for i in range(start, stop):
-        c = 0.0
-        for q in range(d):
-            diff = ref_coarse[i, q] - y[q]
-            c += diff * diff
-        c = np.sqrt(c)
+        c = _distance(ref_coarse[i], y)
         best = min(cur[i] + hold, 0.0)  # 0: begin here now
         for back in range(1, 4):  # the reference advances 1..3 coarse frames
             k = i - back
@@ -382,14 +386,14 @@ def follow_chunk(
         scratch, the column when a silence began, scratch
     hist_j, hist_p : float64 [shape=(tempo_win,)]  ring of recent (take frame, position)
     glob : float64 [shape=(2, n_ref // COARSE)]  the global tracker's columns
-    y, pooled : float64 [shape=(24,)]  the coarse take frame being added, the next one's sum
+    y : float32, pooled : float64 [shape=(24,)]  the coarse take frame being added, the next one's sum
     istate, fstate, params : state and parameter vectors (slots above)
     out_* : [shape=(m,)]  raw argmin, smoothed position [ref frames], tempo [ref frames per
         take frame], match quality in [0, 1], doubt (a far place's evidence as a share of
         what a move needs)
     """
     n_ref, d = ref.shape
-    x = np.empty(d, np.float64)
+    x = np.empty(d, np.float32)
     for m in range(take.shape[0]):
         j = istate[I_J]
         # Silence where the reference sounds is a pause; silence where it rests is music.

@@ -1,0 +1,75 @@
+"""What a follower needs from its reference, computed once and shared by every session
+that follows the same reference (a server following many players keeps one copy)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ParameterError
+from ..reference import Reference
+from . import kernels as K
+from .costs import CostWeights, cost_vectors, flux_scale
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedReference:
+    """Read-only arrays derived from a reference for :class:`~matcher.follow.Follower`.
+
+    ref_vectors : float32 [shape=(n_ref, d)]   cost vectors, flux columns divided by ``ref_scale``
+    ref_hold : float64 [shape=(n_ref,)]         price of holding still on each frame
+    ref_active : bool [shape=(n_ref,)]          the reference sounds there (above the level gate)
+    ref_coarse : float32 [shape=(n_ref // 4, 24)]  the global tracker's features
+    """
+
+    reference: Reference
+    weights: CostWeights
+    hold: tuple[float, float]  # (hold_penalty, hold_floor) the holds were priced with
+    ref_scale: float
+    n_flux: int
+    ref_vectors: np.ndarray
+    ref_hold: np.ndarray
+    ref_active: np.ndarray
+    ref_coarse: np.ndarray
+
+    @classmethod
+    def build(
+        cls, reference: Reference, weights: CostWeights, hold_penalty: float, hold_floor: float
+    ) -> PreparedReference:
+        frames, c = reference.frames, reference.config
+        if len(frames) < 2:
+            raise ParameterError(f"reference {reference.name!r} is too short to follow ({len(frames)} frames)")
+        scale = flux_scale(frames, c.gate_db)
+        vectors = np.ascontiguousarray(cost_vectors(frames, weights, scale))
+        # Holding still on a reference onset means the take missed it: that costs the
+        # full penalty; within a held note or a rest the reference may wait cheaply.
+        onset = np.minimum(1.0, np.linalg.norm(frames.flux, axis=1) / scale)
+        ref_hold = hold_penalty * (hold_floor + (1.0 - hold_floor) * onset)
+        n_flux = frames.flux.shape[1]
+        arrays = (vectors, ref_hold, frames.db >= c.gate_db, coarse_features(vectors, n_flux))
+        for a in arrays:
+            a.setflags(write=False)  # shared between sessions
+        return cls(reference, weights, (hold_penalty, hold_floor), scale, n_flux, *arrays)
+
+    def check(self, reference: Reference, weights: CostWeights, hold_penalty: float, hold_floor: float) -> None:
+        """Refuse arrays prepared for another reference or other settings."""
+        if self.reference is not reference or self.weights != weights or self.hold != (hold_penalty, hold_floor):
+            raise ParameterError(
+                f"prepared arrays of {self.reference.name!r} (weights {self.weights}, hold {self.hold}) do not "
+                f"match this follower's reference {reference.name!r} and settings"
+            )
+
+
+def coarse_features(vectors: np.ndarray, n_flux: int) -> np.ndarray:
+    """The global tracker's features [float32, shape=(n // 4, 24)]: the pooling of
+    :func:`matcher.follow.kernels._pool` (flux bands averaged in 12 groups, groups
+    without bands 0, then chroma) as one product, averaged over each coarse frame."""
+    n_c = len(vectors) // K.COARSE
+    pool = np.zeros((n_flux + 12, 24))
+    for g in range(12):
+        a, b = g * n_flux // 12, (g + 1) * n_flux // 12
+        pool[a:b, g] = 1.0 / max(b - a, 1)
+    pool[n_flux + np.arange(12), 12 + np.arange(12)] = 1.0
+    pooled = vectors[: n_c * K.COARSE, : n_flux + 12].astype(np.float64) @ pool
+    return np.ascontiguousarray(pooled.reshape(n_c, K.COARSE, 24).mean(axis=1).astype(np.float32))

@@ -1,0 +1,159 @@
+"""Many live sessions on one core: per-hop latency as the number of players grows.
+
+Each session runs what a live microphone session runs (no pitch model on the take): its
+own ``FeatureStream(config, NoPitch)`` and ``Follower``, all followers of one reference
+sharing its arrays (``PreparedReference``) and the process's compiled kernels. Every hop
+(256 samples, 16 ms of audio) each session receives its block; one thread pinned to one
+core serves the sessions in turn, as a server's event loop would. A session's latency
+for a hop is the time from the hop's start (every block has arrived) until its position
+is ready, so the last session served waits for all the others. Reported per N: median,
+p99 and max of that latency [ms] over hops and sessions, the share of hops whose round
+took longer than the hop itself (the server falling behind real time), the state a
+session adds [kB], and the round time as a multiple of one session's (N = 1 measured in
+the same run: the baseline).
+
+Takes are the shared Chopin performances when ../shared/data is there (each session
+starts at another offset), else generated melodies; the reference is the first of them.
+
+    .venv/bin/python tools/bench_sessions.py [--sessions 1 8 16 32 64 96] [--seconds 30] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import os
+
+# One core, one thread: set before numpy/numba load their thread pools.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import gc  # noqa: E402
+import json  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import soundfile as sf  # noqa: E402
+
+from matcher import Config, build_reference  # noqa: E402
+from matcher.audio import read_audio  # noqa: E402
+from matcher.features import FeatureStream, NoPitch, YinModel  # noqa: E402
+from matcher.follow import Follower, PreparedReference  # noqa: E402
+from matcher.follow.costs import CostWeights  # noqa: E402
+
+CHOPIN = Path(os.environ.get("MATCHER_EVAL_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+CHOPIN = CHOPIN / "vienna_chopin_op10_3"
+
+
+def performances(config: Config, seconds: float) -> tuple[np.ndarray, list[np.ndarray], str]:
+    """(reference audio, takes, description) at the model rate."""
+    files = sorted(CHOPIN.glob("*_fluidsynth.flac"))
+    if len(files) >= 2:
+        audio = [read_audio(f, config.sr) for f in files]
+        return audio[0], audio[1:], f"Chopin op. 10/3 (../shared/data): reference p01, {len(files) - 1} takes"
+    from matcher.synth import TempoMap, melody, render
+
+    notes = melody(48, 4, seed=4)
+    n_beats = max(n.beat + n.length for n in notes)
+    ref = render(notes, TempoMap((0.0, n_beats), (100.0, 100.0)), config.sr)
+    takes = [
+        render(notes, TempoMap((0.0, n_beats), (bpm, bpm * 1.1)), config.sr, timbre=1, noise_db=30.0, seed=k)
+        for k, bpm in enumerate((90.0, 100.0, 110.0))
+    ]
+    return ref, takes, "generated melodies (../shared/data absent)"
+
+
+def session_blocks(takes: list[np.ndarray], n: int, n_hops: int, hop: int) -> list[np.ndarray]:
+    """Each session's audio: a take from its own offset, ``n_hops`` hops long (looped)."""
+    out = []
+    for k in range(n):
+        take = takes[k % len(takes)]
+        start = (k * 997 * hop) % len(take)
+        idx = (start + np.arange(n_hops * hop)) % len(take)
+        out.append(take[idx].astype(np.float32))
+    return out
+
+
+def state_bytes(stream: FeatureStream, follower: Follower) -> int:
+    """Bytes of the arrays a session owns (the shared reference arrays not counted)."""
+    shared = {id(a) for a in vars(follower.prepared).values() if isinstance(a, np.ndarray)}
+    own = [a for a in vars(follower).values() if isinstance(a, np.ndarray) and id(a) not in shared]
+    return sum(a.nbytes for a in own) + stream.spectral.buffer._data.nbytes
+
+
+def run(reference, prepared, audio: list[np.ndarray], hop: int) -> dict:
+    config = reference.config
+    sessions = []
+    for _ in audio:
+        stream = FeatureStream(config, NoPitch(config))
+        follower = Follower(reference, lookahead_samples=stream.lookahead_samples, prepared=prepared)
+        sessions.append((stream, follower))
+    n_hops = len(audio[0]) // hop
+    latency = np.empty((n_hops, len(sessions)))
+    gc.collect()
+    gc.disable()  # a live server freezes its heap after warm-up (see matcher.live)
+    try:
+        for h in range(n_hops):
+            start = time.perf_counter()
+            for k, (stream, follower) in enumerate(sessions):
+                frames = stream.push(audio[k][h * hop : (h + 1) * hop])
+                if len(frames):
+                    follower.steps(frames)
+                latency[h, k] = time.perf_counter() - start
+    finally:
+        gc.enable()
+    state = state_bytes(*sessions[0])
+    ms = latency * 1000.0
+    round_ms = ms[:, -1]
+    return {
+        "sessions": len(sessions),
+        "hops": n_hops,
+        "median_ms": float(np.median(ms)),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "max_ms": float(ms.max()),
+        "round_median_ms": float(np.median(round_ms)),
+        "late_share": float(np.mean(round_ms > 1000.0 * hop / config.sr)),
+        "state_kb": state / 1024,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sessions", type=int, nargs="+", default=[1, 8, 16, 32, 64, 96])
+    ap.add_argument("--seconds", type=float, default=30.0, help="audio per session [s]")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args(argv)
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    config = Config(pitch_backend="yin")
+    ref_audio, takes, what = performances(config, args.seconds)
+    with tempfile.TemporaryDirectory() as tmp:
+        sf.write(Path(tmp) / "reference.wav", ref_audio, config.sr, subtype="FLOAT")
+        reference = build_reference(Path(tmp) / "reference.wav", config, YinModel(config), name="reference")
+    prepared = PreparedReference.build(reference, CostWeights(), 0.3, 0.3)
+    hop = config.hop
+    n_hops = int(args.seconds * config.sr) // hop
+    run(reference, prepared, session_blocks(takes, 2, 64, hop), hop)  # warm-up: kernels compiled
+    hop_ms = 1000.0 * hop / config.sr
+    print(f"{what}; reference {reference.duration:.0f} s; {args.seconds:.0f} s of audio per session; one core")
+    print(f"hop {hop_ms:.0f} ms; latency = hop start -> the session's position ready (sessions served in turn)")
+    print(f"{'sessions':>8} {'median':>8} {'p99':>8} {'max':>8} {'round':>8} {'late':>6} {'state':>9} {'x one':>6}")
+    rows = []
+    for n in args.sessions:
+        row = run(reference, prepared, session_blocks(takes, n, n_hops, hop), hop)
+        rows.append(row)
+        base = rows[0]["round_median_ms"] if args.sessions[0] == 1 else float("nan")
+        print(
+            f"{n:>8} {row['median_ms']:>7.2f}  {row['p99_ms']:>7.2f}  {row['max_ms']:>7.2f}  "
+            f"{row['round_median_ms']:>7.2f}  {100 * row['late_share']:>4.1f}%  {row['state_kb']:>6.0f} kB "
+            f"{row['round_median_ms'] / base:>6.1f}"
+        )
+    print(f"(times in ms; 'round': median time to serve every session once; 'late': rounds over {hop_ms:.0f} ms)")
+    if args.json:
+        args.json.write_text(json.dumps({"description": what, "hop_ms": hop_ms, "rows": rows}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
