@@ -39,7 +39,8 @@ import soundfile as sf  # noqa: E402
 from matcher import Config, build_reference  # noqa: E402
 from matcher.audio import read_audio  # noqa: E402
 from matcher.features import FeatureStream, NoPitch, YinModel  # noqa: E402
-from matcher.follow import Follower, PreparedReference  # noqa: E402
+from matcher.features.spectral import SpectralStream  # noqa: E402
+from matcher.follow import Follower, PreparedReference, SessionGroup  # noqa: E402
 from matcher.follow.costs import CostWeights  # noqa: E402
 
 CHOPIN = Path(os.environ.get("MATCHER_EVAL_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -75,45 +76,65 @@ def session_blocks(takes: list[np.ndarray], n: int, n_hops: int, hop: int) -> li
     return out
 
 
-def state_bytes(stream: FeatureStream, follower: Follower) -> int:
+def state_bytes(stream: SpectralStream, follower: Follower) -> int:
     """Bytes of the arrays a session owns (the shared reference arrays not counted)."""
     shared = {id(a) for a in vars(follower.prepared).values() if isinstance(a, np.ndarray)}
     own = [a for a in vars(follower).values() if isinstance(a, np.ndarray) and id(a) not in shared]
-    return sum(a.nbytes for a in own) + stream.spectral.buffer._data.nbytes
+    return sum(a.nbytes for a in own) + stream.buffer.nbytes
 
 
-def run(reference, prepared, audio: list[np.ndarray], hop: int) -> dict:
+def serve_one_by_one(reference, prepared, audio: list[np.ndarray], hop: int) -> tuple[np.ndarray, int]:
+    """Each session its own FeatureStream + Follower, served in turn: latency [s] per (hop, session)."""
     config = reference.config
     sessions = []
     for _ in audio:
         stream = FeatureStream(config, NoPitch(config))
-        follower = Follower(reference, lookahead_samples=stream.lookahead_samples, prepared=prepared)
-        sessions.append((stream, follower))
-    n_hops = len(audio[0]) // hop
-    latency = np.empty((n_hops, len(sessions)))
+        sessions.append((stream, Follower(reference, lookahead_samples=stream.lookahead_samples, prepared=prepared)))
+    latency = np.empty((len(audio[0]) // hop, len(sessions)))
+    for h in range(len(latency)):
+        start = time.perf_counter()
+        for k, (stream, follower) in enumerate(sessions):
+            frames = stream.push(audio[k][h * hop : (h + 1) * hop])
+            if len(frames):
+                follower.steps(frames)
+            latency[h, k] = time.perf_counter() - start
+    return latency, state_bytes(sessions[0][0].spectral, sessions[0][1])
+
+
+def serve_as_group(reference, prepared, audio: list[np.ndarray], hop: int) -> tuple[np.ndarray, int]:
+    """One SessionGroup: every session's position is ready when the group's push returns."""
+    group = SessionGroup(reference)
+    ids = [group.add() for _ in audio]
+    latency = np.empty((len(audio[0]) // hop, len(ids)))
+    for h in range(len(latency)):
+        start = time.perf_counter()
+        group.push({i: audio[k][h * hop : (h + 1) * hop] for k, i in enumerate(ids)})
+        latency[h] = time.perf_counter() - start
+    stream, follower = group._sessions[ids[0]]
+    return latency, state_bytes(stream, follower)
+
+
+MODES = {"one by one": serve_one_by_one, "group": serve_as_group}
+
+
+def run(mode: str, reference, prepared, audio: list[np.ndarray], hop: int) -> dict:
     gc.collect()
     gc.disable()  # a live server freezes its heap after warm-up (see matcher.live)
     try:
-        for h in range(n_hops):
-            start = time.perf_counter()
-            for k, (stream, follower) in enumerate(sessions):
-                frames = stream.push(audio[k][h * hop : (h + 1) * hop])
-                if len(frames):
-                    follower.steps(frames)
-                latency[h, k] = time.perf_counter() - start
+        latency, state = MODES[mode](reference, prepared, audio, hop)
     finally:
         gc.enable()
-    state = state_bytes(*sessions[0])
     ms = latency * 1000.0
     round_ms = ms[:, -1]
     return {
-        "sessions": len(sessions),
-        "hops": n_hops,
+        "mode": mode,
+        "sessions": len(audio),
+        "hops": len(ms),
         "median_ms": float(np.median(ms)),
         "p99_ms": float(np.percentile(ms, 99)),
         "max_ms": float(ms.max()),
         "round_median_ms": float(np.median(round_ms)),
-        "late_share": float(np.mean(round_ms > 1000.0 * hop / config.sr)),
+        "late_share": float(np.mean(round_ms > 1000.0 * hop / reference.config.sr)),
         "state_kb": state / 1024,
     }
 
@@ -134,21 +155,22 @@ def main(argv: list[str] | None = None) -> int:
     prepared = PreparedReference.build(reference, CostWeights(), 0.3, 0.3)
     hop = config.hop
     n_hops = int(args.seconds * config.sr) // hop
-    run(reference, prepared, session_blocks(takes, 2, 64, hop), hop)  # warm-up: kernels compiled
+    for mode in MODES:  # warm-up: kernels compiled, tables built
+        run(mode, reference, prepared, session_blocks(takes, 2, 64, hop), hop)
     hop_ms = 1000.0 * hop / config.sr
     print(f"{what}; reference {reference.duration:.0f} s; {args.seconds:.0f} s of audio per session; one core")
-    print(f"hop {hop_ms:.0f} ms; latency = hop start -> the session's position ready (sessions served in turn)")
-    print(f"{'sessions':>8} {'median':>8} {'p99':>8} {'max':>8} {'round':>8} {'late':>6} {'state':>9} {'x one':>6}")
+    print(f"hop {hop_ms:.0f} ms; latency = hop start -> the session's position ready")
+    print(f"{'mode':>10} {'sessions':>8} {'median':>8} {'p99':>8} {'max':>8} {'round':>8} {'late':>6} {'state':>9}")
     rows = []
     for n in args.sessions:
-        row = run(reference, prepared, session_blocks(takes, n, n_hops, hop), hop)
-        rows.append(row)
-        base = rows[0]["round_median_ms"] if args.sessions[0] == 1 else float("nan")
-        print(
-            f"{n:>8} {row['median_ms']:>7.2f}  {row['p99_ms']:>7.2f}  {row['max_ms']:>7.2f}  "
-            f"{row['round_median_ms']:>7.2f}  {100 * row['late_share']:>4.1f}%  {row['state_kb']:>6.0f} kB "
-            f"{row['round_median_ms'] / base:>6.1f}"
-        )
+        audio = session_blocks(takes, n, n_hops, hop)
+        for mode in MODES:  # side by side, each N
+            row = run(mode, reference, prepared, audio, hop)
+            rows.append(row)
+            print(
+                f"{mode:>10} {n:>8} {row['median_ms']:>7.2f}  {row['p99_ms']:>7.2f}  {row['max_ms']:>7.2f}  "
+                f"{row['round_median_ms']:>7.2f}  {100 * row['late_share']:>4.1f}%  {row['state_kb']:>6.0f} kB"
+            )
     print(f"(times in ms; 'round': median time to serve every session once; 'late': rounds over {hop_ms:.0f} ms)")
     if args.json:
         args.json.write_text(json.dumps({"description": what, "hop_ms": hop_ms, "rows": rows}, indent=2))

@@ -13,6 +13,11 @@ class SampleBuffer:
         self.start = 0  # absolute index of self._data[0]
 
     @property
+    def nbytes(self) -> int:
+        """Bytes of samples held."""
+        return self._data.nbytes
+
+    @property
     def end(self) -> int:
         """Absolute index one past the newest sample."""
         return self.start + len(self._data)

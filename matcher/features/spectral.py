@@ -9,6 +9,10 @@ pad_mode="constant")`` does.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.fft
 
@@ -30,85 +34,144 @@ def analysis_window(before: int, after: int) -> np.ndarray:
     return np.concatenate([rise, fall]).astype(np.float32)
 
 
+@dataclass(frozen=True, eq=False)
+class SpectralTables:
+    """The fixed arrays of one configuration's spectral features, shared by every stream.
+
+    window : float32 [shape=(n_fft,)]        analysis window
+    mel : float32 [shape=(n_bands, n_fft // 2 + 1)]   librosa's mel filterbank
+    chroma_fb : float32 [shape=(12, n_fft // 2 + 1)] or None   librosa's chroma filterbank
+    floor : float [power]                     added to band energies before the log
+    """
+
+    config: Config
+    window: np.ndarray
+    mel: np.ndarray
+    chroma_fb: np.ndarray | None
+    floor: float
+
+
+@functools.lru_cache(maxsize=8)
+def spectral_tables(config: Config) -> SpectralTables:
+    """The tables of ``config`` (built once per configuration and process)."""
+    import librosa
+
+    half = config.n_fft - config.n_ahead  # samples before the frame centre
+    n_fft, sr = config.n_fft, config.sr
+    mel = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=config.n_bands, fmin=config.fmin, fmax=config.fmax)
+    chroma = librosa.filters.chroma(sr=sr, n_fft=n_fft) if config.chroma else None
+    tables = SpectralTables(
+        config=config,
+        window=analysis_window(half, config.n_ahead),
+        mel=mel.astype(np.float32),
+        chroma_fb=None if chroma is None else chroma.astype(np.float32),
+        floor=10.0 ** (config.flux_floor_db / 10.0),
+    )
+    for a in (tables.window, tables.mel, tables.chroma_fb):
+        if a is not None:
+            a.setflags(write=False)
+    return tables
+
+
+def frame_level_db(windows: np.ndarray, hop: int) -> np.ndarray:
+    """Mean-square level [dB, float64] of each frame's (unwindowed) samples [shape=(n, n_fft)]."""
+    n, n_fft = windows.shape
+    if n_fft % hop == 0:
+        # Summed hop by hop (then the hops of a frame): the order of the float64 sums is
+        # fixed by the frame alone, so any batch of frames gives the same levels.
+        energy = np.square(windows.reshape(n, n_fft // hop, hop), dtype=np.float64).sum(axis=2).sum(axis=1)
+    else:
+        energy = np.square(windows, dtype=np.float64).sum(axis=1)
+    return 10.0 * np.log10(energy / n_fft + ENERGY_FLOOR)
+
+
+def spectral_features(
+    tables: SpectralTables, batch: Sequence[tuple[SpectralStream, np.ndarray]]
+) -> list[dict[str, np.ndarray]]:
+    """Features of the new frames of several streams of one configuration at once.
+
+    batch : (stream, windows [float32, shape=(n_k, n_fft)]) pairs, each stream's next
+        frames in order (``SpectralStream.ready_windows``). One FFT and one product per
+        filterbank serve them all; each stream's flux continues from its own last frame,
+        which this call advances. Returns a dict of arrays per pair (keys db, flux, onset,
+        chroma), row for row what each stream alone gives.
+    """
+    config = tables.config
+    counts = [len(w) for _, w in batch]
+    frames = batch[0][1] if len(batch) == 1 else np.concatenate([w for _, w in batch])
+    db = frame_level_db(frames, config.hop)
+    # scipy's FFT keeps float32 and vectorises across frames: about 5x numpy's here.
+    power = np.abs(scipy.fft.rfft(frames * tables.window, axis=1, overwrite_x=True)) ** 2
+    log_bands = 10.0 * np.log10(power @ tables.mel.T + tables.floor)
+    # Each frame's previous one: the row above, or at a stream's first new frame the
+    # stream's last frame before (at the very start, the frame itself: no rise).
+    prev = np.empty_like(log_bands)
+    prev[1:] = log_bands[:-1]
+    first = 0
+    for (stream, _), n in zip(batch, counts, strict=True):
+        prev[first] = log_bands[first] if stream.prev_log_bands is None else stream.prev_log_bands
+        stream.prev_log_bands = log_bands[first + n - 1].copy()
+        first += n
+    # Rises smaller than the threshold are mostly noise: a band's level in noise
+    # wanders by a few dB from frame to frame.
+    flux = np.maximum(log_bands - prev - config.flux_threshold_db, 0.0)
+    chroma = power @ tables.chroma_fb.T if tables.chroma_fb is not None else np.zeros((len(frames), 12))
+    arrays = {
+        "db": db.astype(np.float32),
+        "flux": flux.astype(np.float32),
+        "onset": flux.mean(axis=1).astype(np.float32),
+        "chroma": chroma.astype(np.float32),
+    }
+    bounds = np.cumsum(counts)[:-1]
+    parts = {key: np.split(value, bounds) for key, value in arrays.items()}
+    return [{key: parts[key][k] for key in arrays} for k in range(len(batch))]
+
+
 class SpectralStream:
     """Streaming level / flux / chroma extractor.
 
     ``push`` returns the features of every frame whose window is complete;
     ``flush`` (end of stream) returns the rest, up to ``1 + n_samples // hop`` frames.
+    Many streams can be served together: ``ready_windows`` on each, then one
+    :func:`spectral_features` call for all.
     """
 
     def __init__(self, config: Config) -> None:
-        import librosa
-
         self.config = config
+        self.tables = spectral_tables(config)
         self.ahead = config.n_ahead
         self.half = config.n_fft - config.n_ahead  # samples before the frame centre
-        self.window = analysis_window(self.half, self.ahead)
-        self.mel = librosa.filters.mel(
-            sr=config.sr, n_fft=config.n_fft, n_mels=config.n_bands, fmin=config.fmin, fmax=config.fmax
-        ).astype(np.float32)
-        self.chroma_fb = (
-            librosa.filters.chroma(sr=config.sr, n_fft=config.n_fft).astype(np.float32) if config.chroma else None
-        )
-        self.floor = 10.0 ** (config.flux_floor_db / 10.0)
         self.buffer = SampleBuffer()
         self.next_frame = 0
         self.prev_log_bands: np.ndarray | None = None
 
-    def _segment(self, k0: int, k1: int, end: int) -> np.ndarray:
-        """The samples frames ``k0..k1-1`` span; samples at or after ``end`` read as zeros."""
-        hop, n_fft = self.config.hop, self.config.n_fft
+    def ready_windows(self, final: bool = False) -> np.ndarray | None:
+        """Samples [shape=(n, n_fft)] of the frames settled since the last call (all the
+        rest when ``final``: samples past the end read as zeros); None when there are none.
+        The stream then counts them as returned."""
+        hop, n_fft, end = self.config.hop, self.config.n_fft, self.buffer.end
+        # Frame k is complete once sample k*hop + n_fft/2 - 1 has arrived.
+        complete = (end - self.ahead) // hop + 1 if end >= self.ahead else 0
+        k1 = 1 + end // hop if final else complete
+        k0 = self.next_frame
+        if k1 <= k0:
+            return None
         a, b = k0 * hop - self.half, (k1 - 1) * hop - self.half + n_fft
         seg = self.buffer.get(a, min(b, end))
         if len(seg) < b - a:
             seg = np.concatenate([seg, np.zeros(b - a - len(seg), np.float32)])
-        return seg
-
-    def _level_db(self, seg: np.ndarray, frames: np.ndarray) -> np.ndarray:
-        """Mean-square level [dB] of each frame's (unwindowed) samples."""
-        hop, n_fft = self.config.hop, self.config.n_fft
-        if n_fft % hop == 0:
-            # A frame is n_fft / hop whole hops: sum the hops' energies (float64, once
-            # per sample) instead of squaring every sample n_fft / hop times.
-            per_hop = np.square(seg, dtype=np.float64).reshape(-1, hop).sum(axis=1)
-            energy = np.lib.stride_tricks.sliding_window_view(per_hop, n_fft // hop).sum(axis=1)
-        else:
-            energy = np.square(frames, dtype=np.float64).sum(axis=1)
-        return 10.0 * np.log10(energy / n_fft + ENERGY_FLOOR)
-
-    def _compute(self, k0: int, k1: int, end: int) -> dict[str, np.ndarray]:
-        seg = self._segment(k0, k1, end)
-        frames = np.lib.stride_tricks.sliding_window_view(seg, self.config.n_fft)[:: self.config.hop]
-        db = self._level_db(seg, frames)
-        # scipy's FFT keeps float32 and vectorises across frames: about 5x numpy's here.
-        power = np.abs(scipy.fft.rfft(frames * self.window, axis=1, overwrite_x=True)) ** 2
-        log_bands = 10.0 * np.log10(power @ self.mel.T + self.floor)
-        prev = log_bands[:1] if self.prev_log_bands is None else self.prev_log_bands[None, :]
-        # Rises smaller than the threshold are mostly noise: a band's level in noise
-        # wanders by a few dB from frame to frame.
-        flux = np.maximum(np.diff(log_bands, axis=0, prepend=prev) - self.config.flux_threshold_db, 0.0)
-        self.prev_log_bands = log_bands[-1]
-        chroma = power @ self.chroma_fb.T if self.chroma_fb is not None else np.zeros((len(frames), 12))
-        return {
-            "db": db.astype(np.float32),
-            "flux": flux.astype(np.float32),
-            "onset": flux.mean(axis=1).astype(np.float32),
-            "chroma": chroma.astype(np.float32),
-        }
-
-    def _emit(self, k1: int, end: int) -> dict[str, np.ndarray] | None:
-        if k1 <= self.next_frame:
-            return None
-        out = self._compute(self.next_frame, k1, end)
         self.next_frame = k1
-        self.buffer.drop_before(k1 * self.config.hop - self.half)
-        return out
+        self.buffer.drop_before(k1 * hop - self.half)
+        if k1 - k0 == 1:  # live input's usual case, without the cost of a strided view
+            return seg.reshape(1, n_fft)
+        return np.lib.stride_tricks.sliding_window_view(seg, n_fft)[::hop]
+
+    def _features(self, windows: np.ndarray | None) -> dict[str, np.ndarray] | None:
+        return None if windows is None else spectral_features(self.tables, [(self, windows)])[0]
 
     def push(self, block: np.ndarray) -> dict[str, np.ndarray] | None:
         self.buffer.append(block)
-        # Frame k is complete once sample k*hop + n_fft/2 - 1 has arrived.
-        k1 = (self.buffer.end - self.ahead) // self.config.hop + 1 if self.buffer.end >= self.ahead else 0
-        return self._emit(k1, self.buffer.end)
+        return self._features(self.ready_windows())
 
     def flush(self) -> dict[str, np.ndarray] | None:
-        return self._emit(1 + self.buffer.end // self.config.hop, self.buffer.end)
+        return self._features(self.ready_windows(final=True))

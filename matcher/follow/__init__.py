@@ -4,6 +4,7 @@ from .costs import CostWeights
 from .follower import Follower, FollowParams, Position, Track
 from .prepared import PreparedReference
 from .run import follow_blocks, summarize
+from .sessions import SessionGroup
 
 __all__ = [
     "CostWeights",
@@ -11,6 +12,7 @@ __all__ = [
     "Follower",
     "Position",
     "PreparedReference",
+    "SessionGroup",
     "Track",
     "follow_blocks",
     "summarize",

@@ -340,10 +340,16 @@ class Follower:
 
     def steps(self, frames: Frames) -> Track:
         """Follow ``len(frames)`` consecutive take frames; their positions."""
-        m = len(frames)
-        j0 = self.frames_seen
         take = np.ascontiguousarray(cost_vectors(frames, self.weights, 1.0))
-        _, pos, tempo, quality, doubt = self.run_kernel(take, frames.db >= self.config.gate_db)
+        return self.steps_vectors(take, frames.db >= self.config.gate_db)
+
+    def steps_vectors(self, take: np.ndarray, active: np.ndarray) -> Track:
+        """:meth:`steps` from the take frames' cost vectors [float32, shape=(m, d),
+        C-contiguous, flux unscaled: ``cost_vectors(frames, weights, 1.0)``] and their
+        audible flags [bool, shape=(m,)] (many sessions build theirs in one pass)."""
+        m = len(take)
+        j0 = self.frames_seen
+        _, pos, tempo, quality, doubt = self.run_kernel(take, active)
         frame = np.arange(j0, j0 + m)
         t = frame * self.frame_s + self.lookahead_s
         # Extrapolate over the look-ahead (the frame's centre is lookahead_s before t), and
