@@ -103,6 +103,23 @@ def _distance(a, x):
 
 
 @njit(cache=True)
+def track_level(db, state, up, down, floor):
+    """Running loudness of a take [dB]: a quantile tracker stepping ``up`` when a frame is
+    louder than the estimate and ``down`` when quieter (the estimate settles where
+    up * (1 - q) = down * q, q = up / (up + down)); frames below ``floor`` (digital
+    silence) leave it alone. ``state`` [shape=(1,)] carries it between calls; returns the
+    estimate after each frame."""
+    out = np.empty(db.shape[0])
+    level = state[0]
+    for k in range(db.shape[0]):
+        if db[k] >= floor:
+            level += up if db[k] > level else -down
+        out[k] = level
+    state[0] = level
+    return out
+
+
+@njit(cache=True)
 def _prev(D, lo, n_win, i):
     """Accumulated cost of reference frame ``i`` in the previous column (INF outside its window)."""
     k = i - lo

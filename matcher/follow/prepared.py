@@ -21,6 +21,7 @@ class PreparedReference:
     ref_hold : float64 [shape=(n_ref,)]         price of holding still on each frame
     ref_active : bool [shape=(n_ref,)]          the reference sounds there (above the level gate)
     ref_coarse : float32 [shape=(n_ref // 4, 24)]  the global tracker's features
+    loud_db : float [dBFS]                      the reference's loud level (LOUD_QUANTILE of its frame levels)
     """
 
     reference: Reference
@@ -32,6 +33,7 @@ class PreparedReference:
     ref_hold: np.ndarray
     ref_active: np.ndarray
     ref_coarse: np.ndarray
+    loud_db: float
 
     @classmethod
     def build(
@@ -50,7 +52,7 @@ class PreparedReference:
         arrays = (vectors, ref_hold, frames.db >= c.gate_db, coarse_features(vectors, n_flux))
         for a in arrays:
             a.setflags(write=False)  # shared between sessions
-        return cls(reference, weights, (hold_penalty, hold_floor), scale, n_flux, *arrays)
+        return cls(reference, weights, (hold_penalty, hold_floor), scale, n_flux, *arrays, loud_level(frames.db))
 
     def check(self, reference: Reference, weights: CostWeights, hold_penalty: float, hold_floor: float) -> None:
         """Refuse arrays prepared for another reference or other settings."""
@@ -59,6 +61,18 @@ class PreparedReference:
                 f"prepared arrays of {self.reference.name!r} (weights {self.weights}, hold {self.hold}) do not "
                 f"match this follower's reference {reference.name!r} and settings"
             )
+
+
+#: Which quantile of a performance's frame levels is its loud level, and the level below
+#: which a frame is digital silence rather than quiet music [dBFS].
+LOUD_QUANTILE = 0.9
+SILENCE_DB = -85.0
+
+
+def loud_level(db: np.ndarray) -> float:
+    """LOUD_QUANTILE of the frame levels above SILENCE_DB [dBFS] (SILENCE_DB if none)."""
+    heard = db[db >= SILENCE_DB]
+    return float(np.quantile(heard, LOUD_QUANTILE)) if len(heard) else SILENCE_DB
 
 
 def coarse_features(vectors: np.ndarray, n_flux: int) -> np.ndarray:

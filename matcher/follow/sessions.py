@@ -106,6 +106,9 @@ class SessionGroup:
             return {}
         streams = [self._sessions[session][0] for session, _ in ready]
         parts = spectral_features(self.tables, [(s, w) for s, (_, w) in zip(streams, ready, strict=True)])
+        # Each session's levels brought to the reference's loudness by its own tracker.
+        for (session, _), part in zip(ready, parts, strict=True):
+            part["db"] = self._sessions[session][1].take_levels(part["db"])
         spec = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
         n = len(spec["db"])
         # No pitch model: every frame unvoiced, as FeatureStream(config, NoPitch) gives it.
