@@ -110,10 +110,20 @@ def test_cli_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str
 def test_cli_score_sync(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     args = ["batch", "score", str(corpus / "take0.wav"), str(corpus / "take1.wav"), str(corpus / "broken.wav")]
     args += ["--store", str(tmp_path / "s"), "--out", str(tmp_path / "o"), "--scheduler", "sync"]
+    assert main(args) == 1  # an item failed: the batch says so in its exit status
+    captured = capsys.readouterr()
+    table = tmp_path / "o" / RESULTS_NAME
+    assert "1 done, 1 failed" in captured.out and f"results in {table}" in captured.out
+    assert "broken.wav" in captured.err and "1 of 2 item(s) failed" in captured.err
+    assert len(read_table(table)) == 2
+
+
+def test_cli_all_done_exits_0_and_says_where(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["batch", "preprocess", str(corpus / "take0.wav"), "--store", str(tmp_path / "s")]
+    args += ["--out", str(tmp_path / "o"), "--scheduler", "sync"]
     assert main(args) == 0
     captured = capsys.readouterr()
-    assert "1 done, 1 failed" in captured.out and "broken.wav" in captured.err
-    assert len(read_table(tmp_path / "o" / RESULTS_NAME)) == 2
+    assert f"results in {tmp_path / 'o' / RESULTS_NAME}" in captured.out and captured.err == ""
 
 
 def test_local_cluster_two_workers_matches_single_process(corpus: Path, tmp_path: Path) -> None:

@@ -3,5 +3,18 @@
 from .costs import CostWeights
 from .follower import Follower, FollowParams, Position, Track
 from .run import follow_blocks, summarize
+from .tempo import BarTempo, bar_tempo, followed_tempo, pause_spans
 
-__all__ = ["CostWeights", "FollowParams", "Follower", "Position", "Track", "follow_blocks", "summarize"]
+__all__ = [
+    "BarTempo",
+    "CostWeights",
+    "FollowParams",
+    "Follower",
+    "Position",
+    "Track",
+    "bar_tempo",
+    "follow_blocks",
+    "followed_tempo",
+    "pause_spans",
+    "summarize",
+]

@@ -155,6 +155,9 @@ class Track:
     confidence: np.ndarray
     lost: np.ndarray
     frame: np.ndarray
+    #: bool per frame: the player pauses there (take silent where the reference sounds, for
+    #: at least ``FollowParams.pause_s``: the follower waits); None where not recorded.
+    paused: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.t)
@@ -181,14 +184,22 @@ class Track:
     def compact(self) -> Track:
         """The same positions in 32-bit numbers (29 bytes a frame instead of 57): what a long
         session keeps. float32 resolves a time of 10 hours to 2 ms, a frame being 16 ms."""
-        small = {f.name: getattr(self, f.name).astype(np.float32) for f in fields(Track)}
+        small = {f.name: getattr(self, f.name).astype(np.float32) for f in fields(Track) if f.name != "paused"}
         small["lost"] = self.lost
         small["frame"] = self.frame.astype(np.int32)
-        return Track(**small)
+        return Track(**small, paused=self.paused)
+
+    @property
+    def pauses(self) -> np.ndarray:
+        """bool per frame: paused (all False when the track did not record pauses)."""
+        return np.zeros(len(self), bool) if self.paused is None else np.asarray(self.paused, bool)
 
     @classmethod
     def concat(cls, parts: list[Track]) -> Track:
-        return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)})
+        names = [f.name for f in fields(cls) if f.name != "paused"]
+        arrays = {name: np.concatenate([getattr(p, name) for p in parts]) for name in names}
+        paused = None if all(p.paused is None for p in parts) else np.concatenate([p.pauses for p in parts])
+        return cls(**arrays, paused=paused)
 
 
 class Follower:
@@ -219,10 +230,7 @@ class Follower:
         self.config = c
         self.frame_s = c.frame_seconds
         self.lookahead_s = (c.n_ahead if lookahead_samples is None else lookahead_samples) / c.sr
-        if len(reference.frames) < 2:
-            raise ParameterError(
-                f"reference {reference.name!r} is too short to follow ({len(reference.frames)} frames)"
-            )
+        reference.check_followable()
         self.ref_scale = flux_scale(reference.frames, c.gate_db)
         self.ref_vectors = np.ascontiguousarray(cost_vectors(reference.frames, self.weights, self.ref_scale))
         self.n_flux = reference.frames.flux.shape[1]
@@ -246,6 +254,8 @@ class Follower:
         self._istate = np.zeros(K.N_ISTATE, np.int64)
         self._istate[K.I_G_ROW] = -1
         self._last = np.array([-1.0, -1.0])  # last (position, reported ref_t)
+        # Take frames of silence so far and the last position, to replay the kernel's pause rule.
+        self._silent_run, self._pause_pos = 0, 0.0
         self._istate[K.I_CAND] = -1
         self._fstate = np.zeros(K.N_FSTATE)
         self._fstate[K.S_TEMPO] = 1.0
@@ -327,7 +337,9 @@ class Follower:
         m = len(frames)
         j0 = self.frames_seen
         take = np.ascontiguousarray(cost_vectors(frames, self.weights, 1.0))
-        _, pos, tempo, quality, doubt = self.run_kernel(take, frames.db >= self.config.gate_db)
+        active = frames.db >= self.config.gate_db
+        _, pos, tempo, quality, doubt = self.run_kernel(take, active)
+        paused = self._pauses(active, pos, j0)
         frame = np.arange(j0, j0 + m)
         t = frame * self.frame_s + self.lookahead_s
         # Extrapolate over the look-ahead (the frame's centre is lookahead_s before t), and
@@ -344,7 +356,27 @@ class Follower:
             confidence=np.clip(quality, 0.0, 1.0),
             lost=(quality < self.params.lost_below) | (doubt >= self.params.lost_doubt),
             frame=frame,
+            paused=paused,
         )
+
+    def _pauses(self, active: np.ndarray, pos: np.ndarray, j0: int) -> np.ndarray:
+        """Which of these frames the kernel treats as a pause: silence where the reference
+        sounds (or continuing a silence that began so), for ``pause_s`` or longer. The same
+        rule as the kernel's, replayed on its positions (the kernel reports none)."""
+        after = int(self._params[K.P_PAUSE_AFTER])
+        n_ref = len(self.ref_active)
+        out = np.zeros(len(active), bool)
+        run, here_pos = self._silent_run, self._pause_pos
+        for k in range(len(active)):
+            here = min(max(int(here_pos + 0.5), 0), n_ref - 1)
+            if not active[k] and (self.ref_active[here] or run >= after):
+                run += 1
+            else:
+                run = 0
+            out[k] = j0 + k > 0 and run >= after
+            here_pos = float(pos[k])
+        self._silent_run, self._pause_pos = run, here_pos
+        return out
 
     def step(self, frame: Frames) -> Position:
         """Follow one take frame (``len(frame) == 1``)."""
