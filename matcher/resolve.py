@@ -61,6 +61,9 @@ class ResolveOptions:
 
 Builder = Callable[[Path, ResolveOptions], Performance]
 
+#: Loaded SPICE models by (choice, handle, sr, hop), for the life of the process.
+_MODELS: dict[tuple[str, str, int, int], Any] = {}
+
 #: Builders by lower-case file suffix (``".musicxml"``); audio needs no entry.
 BUILDERS: dict[str, Builder] = {}
 
@@ -79,12 +82,27 @@ def pitch_model_for(options: ResolveOptions) -> Any:
     """The pitch model a file is processed with: a take's is its reference's backend (the
     SPICE model the reference was made with unless ``options.pitch_model`` names one);
     otherwise the one ``options.pitch`` picks (``auto`` falls back to YIN)."""
-    from .features.pitch import load_pitch_model, resolve_backend
+    from .features.pitch import SPICE_ENV, load_pitch_model, resolve_backend
 
     if options.like is not None:
         ref = options.like
-        return load_pitch_model(ref.config, options.pitch_model or ref.meta.get("pitch_model") or None)
-    return resolve_backend(options.pitch, options.pitch_model, options.config, quiet=options.quiet)
+        handle = options.pitch_model or ref.meta.get("pitch_model") or None
+        choice, config = ref.config.pitch_backend, ref.config
+    else:
+        handle, choice, config = options.pitch_model, options.pitch, options.config
+    if choice == "yin":  # cheap: made afresh
+        return resolve_backend("yin", None, config)
+    # A SPICE model takes seconds to load and calibrate: both sides of a comparison share one.
+    key = (choice, handle or os.environ.get(SPICE_ENV) or "", config.sr, config.hop)
+    if key in _MODELS:
+        return _MODELS[key]
+    if options.like is not None:
+        model = load_pitch_model(config, handle)
+    else:
+        model = resolve_backend(choice, handle, config, quiet=options.quiet)
+    if model.name == "spice":  # a fallback to YIN is tried again (and said again) next time
+        _MODELS[key] = model
+    return model
 
 
 def build_audio(path: Path, options: ResolveOptions) -> Performance:
