@@ -21,20 +21,19 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from .align import Alignment, AlignParams, align_frames
-from .atomic import write_atomic
+from .atomic import write_atomic  # in __all__: its old home, where tools import it
 from .beats import Beats
-from .config import Config
+from .config import PAUSE_S
 from .errors import ParameterError
 from .numbers import beat_number, rounded
 from .reference import Reference
+from .resolve import prepare_performance  # in __all__: its old home, where tests import it
 from .timing import deviation_ms, steady_offset
 
 #: Bars whose tempo deviates at least this much [%] from the overall ratio can form a passage.
@@ -136,6 +135,32 @@ class Passage:
 
 
 @dataclass(frozen=True)
+class Pause:
+    """B stops where A sounds: B silent (below the level gate) for at least
+    :data:`~matcher.config.PAUSE_S` from ``b_start`` to ``b_end`` [s]; ``a_t`` to ``a_end``
+    [s] is the span of A the alignment stretches over it (between the path's knots around
+    the pause: the piecewise-linear map spreads the pause over that span)."""
+
+    b_start: float
+    b_end: float
+    a_t: float
+    a_end: float | None = None  # [s] (a_t when None)
+
+    @property
+    def seconds(self) -> float:
+        return self.b_end - self.b_start
+
+    def to_dict(self) -> dict[str, Any]:
+        a_end = self.a_t if self.a_end is None else self.a_end
+        return {
+            "b_start": round(self.b_start, 3),
+            "b_end": round(self.b_end, 3),
+            "a_t": round(self.a_t, 3),
+            "a_end": round(a_end, 3),
+        }
+
+
+@dataclass(frozen=True)
 class Comparison:
     """Everything :func:`compare` finds; ``to_dict()`` is the JSON of ``matcher compare``.
 
@@ -158,6 +183,9 @@ class Comparison:
     beats, bars, passages : tuples of :class:`BeatDeviation`, :class:`BarDeviation`, :class:`Passage`
     pitch : dict or None
         ``{"frames", "median_cents", "mean_abs_cents"}`` where both are voiced.
+    pauses : tuple of :class:`Pause`
+        Where B stops while A sounds; the tempo curve is NaN within ``smooth_s / 2`` of
+        them (a pause is not slow playing).
     """
 
     a_name: str
@@ -175,6 +203,7 @@ class Comparison:
     pitch: dict[str, float] | None = None
     beats_per_bar: int = 4
     meta: dict[str, Any] = field(default_factory=dict)
+    pauses: tuple[Pause, ...] = ()
 
     def __repr__(self) -> str:
         return (
@@ -199,6 +228,10 @@ class Comparison:
                     f"bar{'s' if p.first_bar != p.last_bar else ''} {p.bars} ({abs(p.tempo_dev_pct):.0f} % {word})"
                 )
             text += "; they differ most in " + ", ".join(parts)
+        if self.pauses:
+            total = sum(p.seconds for p in self.pauses)
+            times = "once" if len(self.pauses) == 1 else f"{len(self.pauses)} times"
+            text += f"; {self.b_name} pauses {times} ({total:.1f} s, left out of the tempo curve)"
         text += "."
         if self.pitch is not None:
             c = self.pitch["median_cents"]
@@ -230,6 +263,7 @@ class Comparison:
             "bars": [b.to_dict() for b in self.bars],
             "passages": [p.to_dict() for p in self.passages],
             "pitch": self.pitch,
+            "pauses": [p.to_dict() for p in self.pauses],
             "summary": self.summary(),
             **({"meta": self.meta} if self.meta else {}),
         }
@@ -332,6 +366,10 @@ def compare(
     elif not smooth_s > 0:
         raise ParameterError(f"smooth_s must be > 0 seconds, got {smooth_s!r}")
     grid, curve = tempo_curve(alignment, smooth_s, span=(s0, s1))
+    pauses = find_pauses(a, b, alignment)
+    for p in pauses:  # a window that holds a pause would read it as slow playing
+        a_end = p.a_t if p.a_end is None else p.a_end
+        curve[(grid + smooth_s / 2 >= p.a_t) & (grid - smooth_s / 2 <= a_end)] = np.nan
 
     cents = path_cents(alignment, a, b)
     path_a_t = alignment.a_frames * fs
@@ -384,7 +422,29 @@ def compare(
         pitch=pitch,
         beats_per_bar=beats.beats_per_bar,
         meta={"beats_source": beats.source, "audible_a": [round(s0, 3), round(s1, 3)]},
+        pauses=pauses,
     )
+
+
+def find_pauses(a: Reference, b: Reference, alignment: Alignment) -> tuple[Pause, ...]:
+    """Where B is silent for at least :data:`~matcher.config.PAUSE_S` while A, at the
+    aligned time where the silence begins, sounds (a rest both observe is music)."""
+    fs = b.config.frame_seconds
+    silent = np.asarray(b.frames.db < b.config.gate_db, np.int8)
+    edges = np.diff(np.concatenate([[0], silent, [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    lo, hi = float(alignment.b_t[0]), float(alignment.b_t[-1])
+    out = []
+    for i, j in zip(starts, ends, strict=True):
+        b_start, b_end = float(i * fs), float(j * fs)
+        if b_end - b_start < PAUSE_S or b_start <= lo or b_end >= hi:  # B's leading or trailing silence
+            continue
+        k = min(round(float(alignment.a_at(b_start)) / a.config.frame_seconds), len(a.frames) - 1)
+        if a.frames.db[k] >= a.config.gate_db:
+            before = max(int(np.searchsorted(alignment.b_t, b_start, side="right")) - 1, 0)
+            after = min(int(np.searchsorted(alignment.b_t, b_end, side="left")), len(alignment.b_t) - 1)
+            out.append(Pause(b_start, b_end, float(alignment.a_t[before]), float(alignment.a_t[after])))
+    return tuple(out)
 
 
 def _bars(
@@ -459,31 +519,14 @@ def _passages(bars: list[BarDeviation], alignment: Alignment, ratio: float) -> t
 # -- inputs and outputs -------------------------------------------------------------------
 
 
-def prepare_performance(
-    path: str | os.PathLike,
-    config: Config,
-    model: Any,
-    name: str | None = None,
-    beats_path: str | os.PathLike | None = None,
-    beats_per_bar: int = 4,
-    track: bool = True,
-    progress: Callable[[int, int], None] | None = None,
-) -> Reference:
-    """Preprocess an audio file for a comparison (not for the store): frames with
-    ``config`` and the pitch ``model``, beats from ``beats_path``, else tracked when
-    ``track``, else none (:func:`matcher.reference.build_reference`)."""
-    from .reference import build_reference
-
-    config = config.replace(pitch_backend=model.name)
-    return build_reference(path, config, model, name, beats_path, beats_per_bar, progress, track)
-
-
 __all__ = [
     "BarDeviation",
     "BeatDeviation",
     "Comparison",
     "Passage",
+    "Pause",
     "compare",
+    "find_pauses",
     "overall_tempo_ratio",
     "path_cents",
     "prepare_performance",

@@ -71,6 +71,10 @@ def comparison_png(comparison: Comparison, dpi: int = 110) -> bytes:
                 va="bottom",
                 fontsize=7,
             )
+        for k, p in enumerate(c.pauses):  # a pause is a moment of A, left out of the curve
+            ax_tempo.axvline(
+                p.a_t, color="C1", lw=1.5, ls=":", label=f"B pauses ({p.seconds:.1f} s)" if k == 0 else None
+            )
         ax_tempo.set_ylabel("B tempo vs A [%]\n(> 0: B faster)")
         ax_tempo.legend(loc="upper right", fontsize=8)
         ax_tempo.grid(alpha=0.3)
@@ -145,6 +149,12 @@ def score_png(score: Score, dpi: int = 110) -> bytes:
         ax_tempo.legend(loc="upper right", fontsize=8)
         ax_tempo.grid(alpha=0.3)
 
+        for k, p in enumerate(c.pauses):  # shown as pauses: the tempo curve leaves them out
+            for ax in axes:
+                label = "pause" if k == 0 and ax is ax_tempo else None
+                ax.axvspan(p.b_start, p.b_end, color="C1", alpha=0.15, label=label)
+        if c.pauses:
+            ax_tempo.legend(loc="upper right", fontsize=8)
         if has_pitch:
             ax_pitch = axes[2]
             cents = np.array([b.cents for b in score.beats])

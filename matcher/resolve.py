@@ -107,14 +107,31 @@ def pitch_model_for(options: ResolveOptions) -> Any:
 
 def build_audio(path: Path, options: ResolveOptions) -> Performance:
     """Preprocess an audio file (the default builder)."""
+    model = pitch_model_for(options)
+    config = options.like.config if options.like is not None else options.config
+    return prepare_performance(
+        path, config, model, options.name, options.beats, options.beats_per_bar, options.track_beats,
+        options.progress,
+    )  # fmt: skip
+
+
+def prepare_performance(
+    path: str | os.PathLike,
+    config: Config,
+    model: Any,
+    name: str | None = None,
+    beats_path: str | os.PathLike | None = None,
+    beats_per_bar: int = 4,
+    track: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> Performance:
+    """Preprocess an audio file for a comparison (not for the store): frames with
+    ``config`` and the pitch ``model``, beats from ``beats_path``, else tracked when
+    ``track``, else none (:func:`matcher.reference.build_reference`)."""
     from .reference import build_reference
 
-    model = pitch_model_for(options)
-    config = options.like.config if options.like is not None else options.config.replace(pitch_backend=model.name)
-    return build_reference(
-        path, config, model, options.name, options.beats, options.beats_per_bar, options.progress,
-        options.track_beats,
-    )  # fmt: skip
+    config = config.replace(pitch_backend=model.name)
+    return build_reference(path, config, model, name, beats_path, beats_per_bar, progress, track)
 
 
 def stored_config(meta: dict[str, Any]) -> Config:
@@ -257,6 +274,7 @@ __all__ = [
     "distinct",
     "load_stored",
     "pitch_model_for",
+    "prepare_performance",
     "register_builder",
     "resolve",
     "stored_config",

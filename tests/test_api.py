@@ -13,6 +13,7 @@ import matcher
 from matcher import Config, Performance, ReferenceStore, StoreError
 from matcher.compare import Comparison
 from matcher.follow import Track, bar_tempo, pause_spans, summarize
+from matcher.plot import follow_png
 from matcher.resolve import BUILDERS, register_builder, resolve
 from matcher.scoring import Score
 from matcher.synth import TempoMap, melody, render
@@ -131,3 +132,29 @@ def test_a_pause_is_not_slow_playing(files: dict[str, Path], ref: Performance) -
     played = [b.tempo_ratio for b in bars.values() if np.isfinite(b.tempo_ratio)]
     assert np.median(played) == pytest.approx(1.1, abs=0.05)
     assert bars[paused_bar].tempo_ratio == pytest.approx(1.1, abs=0.1)
+    # the plot for the demo: position, per-bar tempo, the pause shaded
+    assert follow_png(track, ref)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_compare_and_score_show_a_pause_as_a_pause(files: dict[str, Path], ref: Performance) -> None:
+    """Offline, the take's silence is a pause of B: listed, and left out of the tempo
+    curve, which a window holding it would read as slow playing."""
+    from matcher.compare import tempo_curve
+
+    assert matcher.compare(ref, files["take"]).pauses == ()
+    comparison = matcher.compare(ref, files["paused"])
+    assert len(comparison.pauses) == 1
+    pause = comparison.pauses[0]
+    t_pause = float(TAKE_MAP.seconds(PAUSE_AT_BEAT))
+    assert pause.b_start == pytest.approx(t_pause, abs=0.2) and pause.seconds == pytest.approx(PAUSE_S, abs=0.2)
+    a_pause = float(REF_MAP.seconds(PAUSE_AT_BEAT))
+    assert pause.a_t - 1.0 <= a_pause <= pause.a_end + 0.2
+    grid, raw = tempo_curve(comparison.alignment, comparison.smooth_s)
+    near = np.abs(grid - a_pause) < 1.0
+    assert np.nanmin(raw[near]) < 0.7  # what the curve read before
+    assert np.isnan(comparison.tempo_curve[np.argmin(np.abs(comparison.tempo_a_t - a_pause))])
+    assert np.nanmin(comparison.tempo_curve) > 0.95  # nothing of the pause is left in it
+    assert np.nanmedian(comparison.tempo_curve) == pytest.approx(1.1, abs=0.03)
+    assert "pauses once" in comparison.summary()
+    score = matcher.score(ref, files["paused"]).to_dict()
+    assert len(score["pauses"]) == 1 and score["pauses"][0]["b_start"] == pytest.approx(t_pause, abs=0.2)

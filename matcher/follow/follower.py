@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config import PAUSE_S
 from ..errors import ParameterError
 from ..features import Frames
 from ..reference import Reference
@@ -77,7 +78,7 @@ class FollowParams:
     quality_time_s: float = 1.0
     lost_below: float = 0.05
     lost_doubt: float = 0.5
-    pause_s: float = 0.5
+    pause_s: float = PAUSE_S
     search_hold: float = 0.3
     relock_evidence: float = 4.0
     relock_near_s: float = 0.15

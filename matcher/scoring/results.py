@@ -163,6 +163,7 @@ class Score:
                 "ref_t": [round(float(t), 3) for t in c.tempo_a_t],
                 "ratio": [rounded(float(r), 4) for r in c.tempo_curve],
             },
+            "pauses": [p.to_dict() for p in c.pauses],
             "summary": self.summary,
             "sentence": self.sentence(),
             **({"meta": self.meta} if self.meta else {}),
