@@ -26,6 +26,8 @@ from .resolve import register_builder, resolve
 # of matcher.follow would otherwise replace matcher.follow() with the module.
 from . import follow as _follow_package  # noqa: F401  isort: skip
 from .api import compare, follow, load, score
+from .follow import Position, Track
+from .scoring import Score
 
 __version__ = "0.1.0"
 
@@ -46,9 +48,12 @@ __all__ = [
     "ParameterError",
     "Performance",
     "PitchModel",
+    "Position",
     "Reference",
     "ReferenceStore",
+    "Score",
     "StoreError",
+    "Track",
     "YinModel",
     "align_frames",
     "audio_info",

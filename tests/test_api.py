@@ -158,3 +158,14 @@ def test_compare_and_score_show_a_pause_as_a_pause(files: dict[str, Path], ref: 
     assert "pauses once" in comparison.summary()
     score = matcher.score(ref, files["paused"]).to_dict()
     assert len(score["pauses"]) == 1 and score["pauses"][0]["b_start"] == pytest.approx(t_pause, abs=0.2)
+
+
+def test_cli_follow_summary_names_the_pause(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    from matcher.cli import main
+
+    args = ["follow", str(files["ref"]), "-i", str(files["paused"]), "--pitch", "yin", "--store", str(files["folder"])]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "paused once, 2." in out and "pauses are not counted as tempo" in out
+    slowest = next(line for line in out.splitlines() if line.startswith("slowest:"))
+    assert float(slowest.split()[1]) > -15.0, out

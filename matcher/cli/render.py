@@ -75,6 +75,9 @@ def print_follow_summary(s: dict[str, Any]) -> None:
         f"followed {s['take_seconds']:.1f} s of take up to {s['ref_reached_s']:.1f} s of reference; "
         f"following {100 * s['following_share']:.0f} % of the time"
     )
+    if s.get("pauses"):
+        times = "once" if s["pauses"] == 1 else f"{s['pauses']} times"
+        out.print(f"paused {times}, {s['paused_s']:.1f} s in all (pauses are not counted as tempo)")
     if "mean_tempo_dev_pct" in s:
         out.print(f"mean tempo deviation {s['mean_tempo_dev_pct']:+.1f} % (take against reference)")
         for name in ("fastest", "slowest"):
