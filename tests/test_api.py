@@ -169,3 +169,19 @@ def test_cli_follow_summary_names_the_pause(files: dict[str, Path], capsys: pyte
     assert "paused once, 2." in out and "pauses are not counted as tempo" in out
     slowest = next(line for line in out.splitlines() if line.startswith("slowest:"))
     assert float(slowest.split()[1]) > -15.0, out
+
+
+def test_import_matcher_stays_light_and_the_api_names_stay_functions() -> None:
+    """`import matcher` loads no TensorFlow, librosa, sounddevice or matplotlib; importing
+    the follow package afterwards does not turn matcher.follow into the module."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, matcher, matcher.follow, matcher.compare, matcher.cli\n"
+        "heavy = [m for m in ('tensorflow', 'librosa', 'sounddevice', 'matplotlib') if m in sys.modules]\n"
+        "names = [n for n in ('load', 'follow', 'score', 'compare') if not callable(getattr(matcher, n))]\n"
+        "print(heavy, names); sys.exit(bool(heavy or names))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
