@@ -44,17 +44,24 @@ def third_party_quiet() -> Iterator[None]:
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(max(lg.level, logging.ERROR))
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
+    with contextlib.suppress(Exception):
+        sys.stderr.flush()
     try:
-        os.dup2(devnull, 2)
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:  # no fd 2 to silence (a daemon): the log levels still apply
+        saved = devnull = -1
+    try:
+        if devnull >= 0:
+            os.dup2(devnull, 2)
         yield
     finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+        if devnull >= 0:
+            with contextlib.suppress(Exception):
+                sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
         _absl_errors_only()
         for lg, level in zip(loggers, levels, strict=True):
             lg.setLevel(level)
