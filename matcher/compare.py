@@ -29,9 +29,9 @@ import numpy as np
 from .align import Alignment, AlignParams, align_frames
 from .atomic import write_atomic  # in __all__: its old home, where tools import it
 from .beats import Beats
-from .config import PAUSE_S
 from .errors import ParameterError
 from .numbers import beat_number, rounded
+from .pauses import Pause, find_pauses  # in __all__ too: part of a Comparison
 from .reference import Reference
 from .resolve import prepare_performance  # in __all__: its old home, where tests import it
 from .timing import deviation_ms, steady_offset
@@ -131,32 +131,6 @@ class Passage:
             "b_end": round(self.b_end, 4),
             "tempo_dev_pct": rounded(self.tempo_dev_pct, 2),
             "max_dev_ms": rounded(self.max_dev_ms, 1),
-        }
-
-
-@dataclass(frozen=True)
-class Pause:
-    """B stops where A sounds: B silent (below the level gate) for at least
-    :data:`~matcher.config.PAUSE_S` from ``b_start`` to ``b_end`` [s]; ``a_t`` to ``a_end``
-    [s] is the span of A the alignment stretches over it (between the path's knots around
-    the pause: the piecewise-linear map spreads the pause over that span)."""
-
-    b_start: float
-    b_end: float
-    a_t: float
-    a_end: float | None = None  # [s] (a_t when None)
-
-    @property
-    def seconds(self) -> float:
-        return self.b_end - self.b_start
-
-    def to_dict(self) -> dict[str, Any]:
-        a_end = self.a_t if self.a_end is None else self.a_end
-        return {
-            "b_start": round(self.b_start, 3),
-            "b_end": round(self.b_end, 3),
-            "a_t": round(self.a_t, 3),
-            "a_end": round(a_end, 3),
         }
 
 
@@ -424,27 +398,6 @@ def compare(
         meta={"beats_source": beats.source, "audible_a": [round(s0, 3), round(s1, 3)]},
         pauses=pauses,
     )
-
-
-def find_pauses(a: Reference, b: Reference, alignment: Alignment) -> tuple[Pause, ...]:
-    """Where B is silent for at least :data:`~matcher.config.PAUSE_S` while A, at the
-    aligned time where the silence begins, sounds (a rest both observe is music)."""
-    fs = b.config.frame_seconds
-    silent = np.asarray(b.frames.db < b.config.gate_db, np.int8)
-    edges = np.diff(np.concatenate([[0], silent, [0]]))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    lo, hi = float(alignment.b_t[0]), float(alignment.b_t[-1])
-    out = []
-    for i, j in zip(starts, ends, strict=True):
-        b_start, b_end = float(i * fs), float(j * fs)
-        if b_end - b_start < PAUSE_S or b_start <= lo or b_end >= hi:  # B's leading or trailing silence
-            continue
-        k = min(round(float(alignment.a_at(b_start)) / a.config.frame_seconds), len(a.frames) - 1)
-        if a.frames.db[k] >= a.config.gate_db:
-            before = max(int(np.searchsorted(alignment.b_t, b_start, side="right")) - 1, 0)
-            after = min(int(np.searchsorted(alignment.b_t, b_end, side="left")), len(alignment.b_t) - 1)
-            out.append(Pause(b_start, b_end, float(alignment.a_t[before]), float(alignment.a_t[after])))
-    return tuple(out)
 
 
 def _bars(
