@@ -35,6 +35,7 @@ import numpy as np
 from .config import Config
 from .errors import ParameterError
 from .features import Frames
+from .features.vectors import CostWeights, cost_vectors, flux_scale
 
 METHODS = ("auto", "dtw", "banded")
 
@@ -50,32 +51,8 @@ BANDED_PATTERNS: dict[str, tuple[float, float, float]] = {
 DTW_BYTES_PER_CELL = 24
 
 
-@dataclass(frozen=True)
-class AlignWeights:
-    """Weights of the feature groups in the alignment cost.
-
-    flux, chroma, pitch : float >= 0
-        Onset flux is divided by one scale per recording (its mean norm over audible
-        frames), chroma is L2-normalised per frame and faded out in quiet frames, pitch
-        is the pitch class on a circle weighted by voicing confidence.
-    fade_db : (float, float) [dBFS]
-        Chroma fades in linearly from the first level to the second.
-    """
-
-    flux: float = 1.0
-    chroma: float = 1.0
-    pitch: float = 0.0
-    fade_db: tuple[float, float] = (-60.0, -30.0)
-
-    def __post_init__(self) -> None:
-        for name in ("flux", "chroma", "pitch"):
-            value = getattr(self, name)
-            if not (np.isfinite(value) and value >= 0):
-                raise ParameterError(f"alignment weight {name} must be a finite number >= 0, got {value!r}")
-        if self.flux == self.chroma == self.pitch == 0:
-            raise ParameterError("alignment weights are all zero: nothing to compare")
-        if not self.fade_db[0] < self.fade_db[1]:
-            raise ParameterError(f"fade_db must rise, got {self.fade_db}")
+#: The alignment's weights are the follower's (one cost-vector builder for both).
+AlignWeights = CostWeights
 
 
 @dataclass(frozen=True)
@@ -205,44 +182,16 @@ class Alignment:
 # -- features --------------------------------------------------------------------------
 
 
-def feature_vectors(frames: Frames, weights: AlignWeights, gate_db: float) -> np.ndarray:
-    """Per-frame vectors whose Euclidean distance is the alignment's local cost.
-
-    Parameters
-    ----------
-    frames : Frames
-        One recording's features.
-    weights : AlignWeights
-    gate_db : float [dBFS]
-        Frames at least this loud set the flux scale.
+def feature_vectors(frames: Frames, weights: CostWeights, gate_db: float) -> np.ndarray:
+    """Per-frame vectors whose Euclidean distance is the alignment's local cost: the
+    follower's :func:`~matcher.features.vectors.cost_vectors` with the flux divided by
+    the recording's own scale (its mean norm over frames at least ``gate_db`` [dBFS] loud).
 
     Returns
     -------
     np.ndarray [shape=(n, n_bands + 14), float32]
-        Scaled flux, faded chroma, pitch-class circle (columns of zero weight kept,
-        so vectors of two recordings always line up).
     """
-    n, n_bands = frames.flux.shape
-    # Filled in place, in float32: an hour of frames must not take several float64 copies.
-    out = np.empty((n, n_bands + 14), np.float32)
-    flux = out[:, :n_bands]
-    flux[:] = frames.flux
-    norms = np.sqrt(np.einsum("ij,ij->i", flux, flux).astype(np.float64))
-    audible = norms[frames.db >= gate_db]
-    scale = float(np.mean(audible)) if len(audible) else 0.0
-    flux *= np.float32(weights.flux / (scale if scale > 0 else 1.0))
-    chroma = out[:, n_bands : n_bands + 12]
-    chroma[:] = frames.chroma
-    chroma_norm = np.sqrt(np.einsum("ij,ij->i", chroma, chroma).astype(np.float64)) + 1e-12
-    lo, hi = weights.fade_db
-    fade = np.clip((frames.db.astype(np.float64) - lo) / (hi - lo), 0.0, 1.0)
-    chroma *= (weights.chroma * fade / chroma_norm).astype(np.float32)[:, None]
-    voiced = frames.voiced
-    angle = 2 * np.pi * np.where(voiced, frames.midi, 0.0) / 12.0
-    conf = weights.pitch * np.where(voiced, frames.confidence, 0.0)
-    out[:, n_bands + 12] = conf * np.cos(angle)
-    out[:, n_bands + 13] = conf * np.sin(angle)
-    return out
+    return cost_vectors(frames, weights, flux_scale(frames, gate_db))
 
 
 # -- engines ---------------------------------------------------------------------------

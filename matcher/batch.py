@@ -14,6 +14,7 @@ that finds one skips the item (resumable). A failing item gives a row with ``sta
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import glob
 import hashlib
@@ -26,7 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import InputFileError, MatcherError, ParameterError
+from .errors import InputFileError, MatcherError, ParameterError, StoreError
 
 #: Environment that holds every worker to one thread (numba, BLAS, OpenMP, TensorFlow).
 ONE_THREAD_ENV = {
@@ -124,7 +125,7 @@ def _error_row(base: dict[str, Any], exc: BaseException) -> dict[str, Any]:
 
 
 def _write_item(out_dir: str, key: str, row: dict[str, Any], detail: dict[str, Any]) -> None:
-    from .compare import write_atomic
+    from .atomic import write_atomic
 
     folder = Path(out_dir) / ITEMS_DIR
     folder.mkdir(parents=True, exist_ok=True)
@@ -155,16 +156,20 @@ def preprocess_file(path: str, store_root: str, out_dir: str, pitch: str = "yin"
         from .config import Config
         from .features import resolve_backend
         from .reference import ReferenceStore, build_reference
+        from .resolve import load_stored
 
         store = ReferenceStore(store_root)
         name = store_name(path)
         meta = store.index().get(name)
-        if meta is None or meta.get("sha256") != file_sha256(path):
+        ref = None
+        if meta is not None and meta.get("sha256") == file_sha256(path):
+            # Stored before: reused when made with this version's configuration, else rebuilt.
+            with contextlib.suppress(StoreError):
+                ref = load_stored(store, name)
+        if ref is None:
             model = resolve_backend(pitch, None, Config(), quiet=True)
             ref = build_reference(path, Config(pitch_backend=model.name), model, name)
             store.add(ref, replace=True)
-        else:
-            ref = store.load(name)
         s = ref.summary()
         row = {**base, **{k: s.get(k) for k in _STORE_COLUMNS}, "name": name, "duration": _finite(ref.duration)}
         _write_item(out_dir, base["key"], row, {"reference": {k: v for k, v in s.items() if k != "config"}})
@@ -183,9 +188,10 @@ def compare_pair(a_name: str, b_name: str, store_root: str, out_dir: str, a_file
 
         from .compare import compare
         from .reference import ReferenceStore
+        from .resolve import load_stored
 
         store = ReferenceStore(store_root)
-        a, b = store.load(a_name), store.load(b_name)
+        a, b = load_stored(store, a_name), load_stored(store, b_name)  # refused when made otherwise
         result = compare(a, b)
         devs = np.abs([d.dev_ms for d in result.beats])
         pitch = result.pitch or {}
@@ -218,9 +224,10 @@ def score_file(
     base = {"key": item_key(label, take), "reference": label, "take": str(take), "status": "ok", "error": ""}
     try:
         from .reference import ReferenceStore
+        from .resolve import load_stored
         from .scoring import load_take, score_take
 
-        reference = ReferenceStore(store_root).load(ref_name)
+        reference = load_stored(ReferenceStore(store_root), ref_name)  # refused when made otherwise
         result = score_take(reference, load_take(take, reference), tolerance_ms)
         s = result.summary
         row = {
@@ -349,7 +356,7 @@ def _run_items(
 
 def write_table(rows: list[dict[str, Any]], columns: list[str], path: str | os.PathLike) -> None:
     """The results table as CSV (one row per item), written atomically."""
-    from .compare import write_atomic
+    from .atomic import write_atomic
 
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")

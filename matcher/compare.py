@@ -21,19 +21,20 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .align import Alignment, AlignParams, align_frames
+from .atomic import write_atomic  # in __all__: its old home, where tools import it
 from .beats import Beats
-from .config import Config
-from .errors import InputFileError, ParameterError
+from .errors import ParameterError
+from .numbers import beat_number, rounded
+from .pauses import Pause, find_pauses  # in __all__ too: part of a Comparison
 from .reference import Reference
+from .resolve import prepare_performance  # in __all__: its old home, where tests import it
+from .timing import deviation_ms, steady_offset
 
 #: Bars whose tempo deviates at least this much [%] from the overall ratio can form a passage.
 PASSAGE_MIN_PCT = 3.0
@@ -64,13 +65,13 @@ class BeatDeviation:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "beat": _num(self.beat),
+            "beat": beat_number(self.beat),
             "bar": self.bar,
             "a_t": round(self.a_t, 4),
             "b_t": round(self.b_t, 4),
-            "dev_ms": _round(self.dev_ms, 1),
-            "tempo_ratio": _round(self.tempo_ratio, 4),
-            "cents": _round(self.cents, 1),
+            "dev_ms": rounded(self.dev_ms, 1),
+            "tempo_ratio": rounded(self.tempo_ratio, 4),
+            "cents": rounded(self.cents, 1),
         }
 
 
@@ -96,9 +97,9 @@ class BarDeviation:
             "a_end": round(self.a_end, 4),
             "b_start": round(self.b_start, 4),
             "b_end": round(self.b_end, 4),
-            "tempo_dev_pct": _round(self.tempo_dev_pct, 2),
-            "max_dev_ms": _round(self.max_dev_ms, 1),
-            "cents": _round(self.cents, 1),
+            "tempo_dev_pct": rounded(self.tempo_dev_pct, 2),
+            "max_dev_ms": rounded(self.max_dev_ms, 1),
+            "cents": rounded(self.cents, 1),
         }
 
 
@@ -128,8 +129,8 @@ class Passage:
             "a_end": round(self.a_end, 4),
             "b_start": round(self.b_start, 4),
             "b_end": round(self.b_end, 4),
-            "tempo_dev_pct": _round(self.tempo_dev_pct, 2),
-            "max_dev_ms": _round(self.max_dev_ms, 1),
+            "tempo_dev_pct": rounded(self.tempo_dev_pct, 2),
+            "max_dev_ms": rounded(self.max_dev_ms, 1),
         }
 
 
@@ -156,6 +157,9 @@ class Comparison:
     beats, bars, passages : tuples of :class:`BeatDeviation`, :class:`BarDeviation`, :class:`Passage`
     pitch : dict or None
         ``{"frames", "median_cents", "mean_abs_cents"}`` where both are voiced.
+    pauses : tuple of :class:`Pause`
+        Where B stops while A sounds; the tempo curve is NaN within ``smooth_s / 2`` of
+        them (a pause is not slow playing).
     """
 
     a_name: str
@@ -173,6 +177,7 @@ class Comparison:
     pitch: dict[str, float] | None = None
     beats_per_bar: int = 4
     meta: dict[str, Any] = field(default_factory=dict)
+    pauses: tuple[Pause, ...] = ()
 
     def __repr__(self) -> str:
         return (
@@ -197,6 +202,10 @@ class Comparison:
                     f"bar{'s' if p.first_bar != p.last_bar else ''} {p.bars} ({abs(p.tempo_dev_pct):.0f} % {word})"
                 )
             text += "; they differ most in " + ", ".join(parts)
+        if self.pauses:
+            total = sum(p.seconds for p in self.pauses)
+            times = "once" if len(self.pauses) == 1 else f"{len(self.pauses)} times"
+            text += f"; {self.b_name} pauses {times} ({total:.1f} s, left out of the tempo curve)"
         text += "."
         if self.pitch is not None:
             c = self.pitch["median_cents"]
@@ -213,7 +222,7 @@ class Comparison:
             "b": {"name": self.b_name, "duration": round(self.b_duration, 4)},
             "method": self.alignment.method,
             "frame_seconds": self.alignment.frame_seconds,
-            "tempo_ratio": _round(self.tempo_ratio, 5),
+            "tempo_ratio": rounded(self.tempo_ratio, 5),
             "smooth_s": round(self.smooth_s, 3),
             "beats_per_bar": self.beats_per_bar,
             "path": [
@@ -222,12 +231,13 @@ class Comparison:
             ],
             "tempo_curve": {
                 "a_t": [round(float(t), 3) for t in self.tempo_a_t],
-                "ratio": [_round(float(r), 4) for r in self.tempo_curve],
+                "ratio": [rounded(float(r), 4) for r in self.tempo_curve],
             },
             "beats": [b.to_dict() for b in self.beats],
             "bars": [b.to_dict() for b in self.bars],
             "passages": [p.to_dict() for p in self.passages],
             "pitch": self.pitch,
+            "pauses": [p.to_dict() for p in self.pauses],
             "summary": self.summary(),
             **({"meta": self.meta} if self.meta else {}),
         }
@@ -243,15 +253,6 @@ class Comparison:
                 ["" if d[k] is None else d[k] for k in ("beat", "bar", "a_t", "b_t", "dev_ms", "tempo_ratio", "cents")]
             )
         return buf.getvalue()
-
-
-def _num(x: float) -> float | int:
-    return int(x) if float(x).is_integer() else round(float(x), 4)
-
-
-def _round(x: float, digits: int) -> float | None:
-    """Rounded, or None for NaN (JSON has no NaN)."""
-    return None if x is None or not math.isfinite(x) else round(float(x), digits)
 
 
 # -- analysis ---------------------------------------------------------------------------
@@ -281,7 +282,7 @@ def tempo_curve(
     return grid, ratio
 
 
-def _pitch_cents(alignment: Alignment, a: Reference, b: Reference) -> np.ndarray:
+def path_cents(alignment: Alignment, a: Reference, b: Reference) -> np.ndarray:
     """Per path cell: B - A pitch [cents] folded into [-600, 600), NaN unless both voiced."""
     ma = a.frames.midi[alignment.a_frames].astype(np.float64)
     mb = b.frames.midi[alignment.b_frames].astype(np.float64)
@@ -339,8 +340,12 @@ def compare(
     elif not smooth_s > 0:
         raise ParameterError(f"smooth_s must be > 0 seconds, got {smooth_s!r}")
     grid, curve = tempo_curve(alignment, smooth_s, span=(s0, s1))
+    pauses = find_pauses(a, b, alignment)
+    for p in pauses:  # a window that holds a pause would read it as slow playing
+        a_end = p.a_t if p.a_end is None else p.a_end
+        curve[(grid + smooth_s / 2 >= p.a_t) & (grid - smooth_s / 2 <= a_end)] = np.nan
 
-    cents = _pitch_cents(alignment, a, b)
+    cents = path_cents(alignment, a, b)
     path_a_t = alignment.a_frames * fs
     pitch = None
     if np.count_nonzero(np.isfinite(cents)) >= MIN_PITCH_FRAMES:
@@ -357,8 +362,8 @@ def compare(
     b_of = alignment.b_at(bt) if len(bt) else np.zeros(0)
     if len(bt) >= 2:
         # Steady rendering of A at the overall ratio, placed by least squares on the beats.
-        offset = float(np.mean(b_of - bt / ratio))
-        dev = (b_of - (bt / ratio + offset)) * 1000.0
+        offset = steady_offset(bt, b_of, 1.0 / ratio, "mean")
+        dev = deviation_ms(bt, b_of, 1.0 / ratio, offset)
     else:
         dev = np.zeros(len(bt))
     beat_rows = []
@@ -391,6 +396,7 @@ def compare(
         pitch=pitch,
         beats_per_bar=beats.beats_per_bar,
         meta={"beats_source": beats.source, "audible_a": [round(s0, 3), round(s1, 3)]},
+        pauses=pauses,
     )
 
 
@@ -466,89 +472,16 @@ def _passages(bars: list[BarDeviation], alignment: Alignment, ratio: float) -> t
 # -- inputs and outputs -------------------------------------------------------------------
 
 
-def prepare_performance(
-    path: str | os.PathLike,
-    config: Config,
-    model: Any,
-    name: str | None = None,
-    beats_path: str | os.PathLike | None = None,
-    beats_per_bar: int = 4,
-    track: bool = True,
-    progress: Callable[[int, int], None] | None = None,
-) -> Reference:
-    """Preprocess an audio file for a comparison (not for the store): frames with
-    ``config`` and the pitch ``model``, beats from ``beats_path``, else tracked when
-    ``track``, else none (:func:`matcher.reference.build_reference`)."""
-    from .reference import build_reference
-
-    config = config.replace(pitch_backend=model.name)
-    return build_reference(path, config, model, name, beats_path, beats_per_bar, progress, track)
-
-
-def load_performance(
-    spec: str,
-    store: Any,
-    config: Config,
-    model_for: Callable[[], Any],
-    beats_path: str | os.PathLike | None = None,
-    beats_per_bar: int = 4,
-    track: bool = True,
-    progress: Callable[[int, int], None] | None = None,
-) -> Reference:
-    """A stored reference by name, or an audio file preprocessed with ``config`` and the
-    pitch model ``model_for()`` returns (:func:`prepare_performance`).
-
-    A stored reference keeps its own configuration (checked by :func:`compare`) and its
-    stored beats unless ``beats_path`` is given.
-    """
-    from .beats import load_beats
-
-    index = store.index()
-    if spec in index:
-        ref = store.load(spec)
-        if beats_path is not None:
-            ref = Reference(ref.name, ref.frames, load_beats(beats_path, beats_per_bar), ref.config, ref.meta)
-        return ref
-    path = Path(spec)
-    if not path.exists():
-        known = ", ".join(sorted(index)) or "none stored"
-        raise InputFileError(f"{spec!r} is neither a stored reference (have: {known}) nor an audio file")
-    return prepare_performance(path, config, model_for(), None, beats_path, beats_per_bar, track, progress)
-
-
-def write_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    import contextlib
-    import tempfile
-
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise InputFileError(f"cannot write {target}: folder {folder} does not exist")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise InputFileError(f"cannot write {target}: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, target)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise InputFileError(f"cannot write {target}: {exc.strerror or exc}") from exc
-        raise
-
-
 __all__ = [
     "BarDeviation",
     "BeatDeviation",
     "Comparison",
     "Passage",
+    "Pause",
     "compare",
-    "load_performance",
+    "find_pauses",
     "overall_tempo_ratio",
+    "path_cents",
     "prepare_performance",
     "tempo_curve",
     "write_atomic",

@@ -18,6 +18,12 @@ FEATURE_VERSION = 1
 
 #: Pitch backends a reference can be built with ("auto" is resolved before storing).
 PITCH_BACKENDS = ("spice", "yin")
+#: The follower needs a reference of at least this many frames (its band and tempo model
+#: need a step to take); ``reference add`` refuses shorter audio with this minimum.
+MIN_FOLLOW_FRAMES = 2
+#: Silence (below ``gate_db``) this long [s] where the reference sounds is a pause: the
+#: follower waits there, and tempo figures leave it out.
+PAUSE_S = 0.5
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""References (features + beats of a performance) and the on-disk reference store.
+"""Stored references (performances kept for following, scoring and comparing) and the
+on-disk reference store.
 
 Store layout (``--store DIR``, else ``$MATCHER_HOME``, else ``./references``)::
 
@@ -20,19 +21,19 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .atomic import write_atomic
 from .audio import audio_info, file_blocks, file_sha256
 from .beats import Beats, load_beats, track_beats
 from .config import Config
 from .errors import InputFileError, ParameterError, StoreError
 from .features import Frames, PitchModel, extract
+from .performance import Performance
 
 STORE_ENV = "MATCHER_HOME"
 INDEX_FORMAT = 1
@@ -50,42 +51,9 @@ def _is_number(value: Any, minimum: float) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and minimum <= value < float("inf")
 
 
-@dataclass(frozen=True)
-class Reference:
-    """A preprocessed performance: its frames, beats, configuration and provenance."""
-
-    name: str
-    frames: Frames
-    beats: Beats
-    config: Config
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    def __repr__(self) -> str:
-        pitch = self.config.pitch_backend
-        return f"Reference({self.name!r}, {self.duration:.1f} s, {len(self.beats)} beats, pitch={pitch})"
-
-    @property
-    def duration(self) -> float:
-        """Length of the reference audio [s]."""
-        return float(self.meta.get("duration", len(self.frames) * self.config.frame_seconds))
-
-    @property
-    def times(self) -> np.ndarray:
-        """Reference time [s] of each frame (its centre)."""
-        return np.arange(len(self.frames)) * self.config.frame_seconds
-
-    def summary(self) -> dict[str, Any]:
-        """Metadata plus a few figures worth showing (JSON-ready)."""
-        voiced = self.frames.voiced
-        return {
-            **self.meta,
-            "frames": len(self.frames),
-            "voiced_share": float(voiced.mean()) if len(voiced) else 0.0,
-            "median_midi": float(np.nanmedian(self.frames.midi)) if voiced.any() else None,
-            "beats": len(self.beats),
-            "tempo_bpm": None if len(self.beats) < 2 else round(self.beats.tempo_bpm(), 2),
-            "beats_per_bar": self.beats.beats_per_bar,
-        }
+#: A performance in the role of the reference a take is followed, scored or compared
+#: against (the same type as a take: :class:`~matcher.performance.Performance`).
+Reference = Performance
 
 
 def default_store_path() -> Path:
@@ -277,22 +245,8 @@ class ReferenceStore:
             yield
 
     def _write_atomic(self, target: Path, write: Callable[[Any], None]) -> None:
-        try:
-            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-", suffix=target.suffix)
-        except OSError as exc:
-            raise StoreError(f"cannot write to the reference store at {self.root}: {exc}") from exc
-        try:
-            with os.fdopen(fd, "wb") as f:
-                write(f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except BaseException as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            if isinstance(exc, OSError):  # disk full, permissions: one line from the CLI, not a traceback
-                raise StoreError(f"cannot write to the reference store at {self.root}: {exc}") from exc
-            raise
+        # ".tmp-": what _sweep removes after a crash
+        write_atomic(target, write, error=StoreError, prefix=".tmp-")
 
     def _sweep(self, index: dict[str, dict[str, Any]]) -> None:
         """Delete what an interrupted writer left: temporary files and feature files the

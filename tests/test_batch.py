@@ -110,10 +110,20 @@ def test_cli_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str
 def test_cli_score_sync(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     args = ["batch", "score", str(corpus / "take0.wav"), str(corpus / "take1.wav"), str(corpus / "broken.wav")]
     args += ["--store", str(tmp_path / "s"), "--out", str(tmp_path / "o"), "--scheduler", "sync"]
+    assert main(args) == 1  # an item failed: the batch says so in its exit status
+    captured = capsys.readouterr()
+    table = tmp_path / "o" / RESULTS_NAME
+    assert "1 done, 1 failed" in captured.out and f"results in {table}" in captured.out
+    assert "broken.wav" in captured.err and "1 of 2 item(s) failed" in captured.err
+    assert len(read_table(table)) == 2
+
+
+def test_cli_all_done_exits_0_and_says_where(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["batch", "preprocess", str(corpus / "take0.wav"), "--store", str(tmp_path / "s")]
+    args += ["--out", str(tmp_path / "o"), "--scheduler", "sync"]
     assert main(args) == 0
     captured = capsys.readouterr()
-    assert "1 done, 1 failed" in captured.out and "broken.wav" in captured.err
-    assert len(read_table(tmp_path / "o" / RESULTS_NAME)) == 2
+    assert f"results in {tmp_path / 'o' / RESULTS_NAME}" in captured.out and captured.err == ""
 
 
 def test_local_cluster_two_workers_matches_single_process(corpus: Path, tmp_path: Path) -> None:
@@ -139,3 +149,24 @@ def test_local_cluster_two_workers_matches_single_process(corpus: Path, tmp_path
             b = json.loads((tmp_path / "o2" / ITEMS_DIR / f"{row['key']}.json").read_text())
             assert a == b
     assert np.isfinite([float(r["tempo_ratio"]) for r in t1 if r["status"] == "ok"]).all()
+
+
+def test_stored_reference_of_another_configuration_is_an_error_row(corpus: Path, tmp_path: Path) -> None:
+    """compare_pair and score_file load stored references through follow's configuration
+    check; preprocess_file rebuilds such an entry instead of reusing it."""
+    from matcher.batch import preprocess_file, score_file
+
+    root, out = tmp_path / "store", tmp_path / "out"
+    take0, take1 = corpus / "take0.wav", corpus / "take1.wav"
+    for take in (take0, take1):
+        assert preprocess_file(str(take), str(root), str(out))["status"] == "ok"
+    store = ReferenceStore(root)
+    name = store_name(take0)
+    ref = store.load(name)
+    store.add(type(ref)(name, ref.frames, ref.beats, ref.config.replace(hop=128), ref.meta), replace=True)
+    row = compare_pair(name, store_name(take1), str(root), str(out), str(take0), str(take1))
+    assert row["status"] == "error" and "another configuration" in row["error"] and "rebuild" in row["error"]
+    row = score_file(name, str(take1), str(root), str(out))
+    assert row["status"] == "error" and "another configuration" in row["error"]
+    assert preprocess_file(str(take0), str(root), str(out))["status"] == "ok"
+    assert store.load(name).config.hop == ref.config.hop  # rebuilt with this version's configuration

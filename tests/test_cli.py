@@ -443,3 +443,11 @@ def test_process_add_and_list(tmp_path: Path) -> None:
     assert proc.stdout.startswith("stored proc") and "Traceback" not in proc.stderr
     proc = run_process("reference", "list", "--json", "--store", store, cwd=tmp_path)
     assert proc.returncode == 0 and [r["name"] for r in json.loads(proc.stdout)] == ["proc"]
+
+
+def test_reference_shorter_than_the_follower_needs_is_refused_at_add(capsys, tmp_path: Path, store) -> None:
+    """A 9-ms file used to be stored and refused only when followed."""
+    tiny = synth.write(tmp_path / "tiny.wav", synth.tone(440.0, 0.009, 16000), 16000)
+    rc, out, err = add(capsys, tiny, store)
+    assert_one_error_line(rc, err, "tiny", "too short to follow", "at least 32 ms", "2 frames")
+    assert out == "" and listed(capsys, store) == []

@@ -264,7 +264,7 @@ def test_audio_callback_allocates_nothing_that_stays(short_piece: Piece) -> None
         after = tracemalloc.take_snapshot()
     finally:
         tracemalloc.stop()
-    grown = sum(s.size_diff for s in after.compare_to(before, "filename") if "live.py" in str(s.traceback))
+    grown = sum(s.size_diff for s in after.compare_to(before, "filename") if "matcher/live/" in str(s.traceback))
     assert grown < 1024, f"the callback kept {grown} bytes over 2000 blocks"
     assert session.overflows == 2010
 
@@ -461,6 +461,42 @@ def test_cli_follow_microphone_writes_the_same_json_lines_as_file_following(
     assert [r["state"] for r in live] == [r["state"] for r in from_file]
     assert "latency, block arrival to position: median" in err and "overflows 0, dropped blocks 0" in err
     assert "take saved" in err and sf.info(str(saved)).frames == len(take)
+
+
+def test_cli_follow_stats_json_is_one_object_a_benchmark_can_read(
+    capsys, monkeypatch: pytest.MonkeyPatch, short_piece: Piece
+) -> None:
+    """`follow --stats --json`: one JSON object on stdout, with exactly the names
+    tools read; from a file the stats are null."""
+    take = short_piece.take
+    stream = lambda **kw: FakeStream(take, speed=8.0, **kw)  # noqa: E731
+    monkeypatch.setitem(sys.modules, "sounddevice", fake_sounddevice(DEVICES, default=2, stream=stream))
+    rc, out, err = run_cli(
+        capsys, "follow", "piece", "--store", short_piece.store, "--stats", "--json", "--duration", len(take) / SR_DEV
+    )
+    assert rc == 0, err
+    assert len(out.strip().splitlines()) == 1
+    data = json.loads(out)
+    assert set(data) == {"summary", "stats"}
+    stats = data["stats"]
+    assert set(stats) == {"latency_ms", "processing_ms", "overflows", "dropped_blocks", "blocks"}
+    for key in ("latency_ms", "processing_ms"):
+        assert set(stats[key]) == {"median", "p99", "max"}
+        assert 0 <= stats[key]["median"] <= stats[key]["p99"] <= stats[key]["max"]
+    assert stats["overflows"] == 0 and stats["dropped_blocks"] == 0 and stats["blocks"] > 0
+    assert data["summary"]["frames"] > 0 and "mean_tempo_dev_pct" in data["summary"]
+    rc, out, err = run_cli(
+        capsys, "follow", "piece", "--store", short_piece.store, "-i", short_piece.take_path, "--json"
+    )
+    assert rc == 0, err
+    data = json.loads(out)
+    assert data["stats"] is None and data["summary"]["frames"] == len(jsonl_rows_of_file(capsys, short_piece))
+
+
+def jsonl_rows_of_file(capsys, piece: Piece) -> list[dict]:
+    rc, out, err = run_cli(capsys, "follow", "piece", "--store", piece.store, "-i", piece.take_path, "--jsonl", "-")
+    assert rc == 0, err
+    return jsonl_rows(out)
 
 
 def test_cli_device_that_goes_away_keeps_the_take_and_says_so(

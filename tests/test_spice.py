@@ -298,3 +298,27 @@ def test_real_feature_stream_equals_offline(spice, config, music) -> None:
     sizes = list(np.random.default_rng(7).integers(100, 20000, 40))
     streamed = extract(random_blocks(music, sizes), config, spice)
     assert_same_pitch(streamed.midi, streamed.confidence, offline.midi, offline.confidence, spice.voicing_threshold)
+
+
+@pytest.mark.slow
+def test_tensorflow_start_up_logs_stay_off_stderr_unless_verbose(tmp_path: Path) -> None:
+    """`matcher reference add --pitch spice` prints nothing but its own lines on stderr
+    (TensorFlow, absl and CUDA log their start-up to fd 2); --verbose shows those logs."""
+    if not (REAL_SPICE / "saved_model.pb").is_file():
+        pytest.skip(f"no SPICE model at {REAL_SPICE} (set {SPICE_ENV} to a SavedModel folder)")
+    audio = synth.write(tmp_path / "tone.wav", synth.tone(440.0, 2.0, 16000, amp=0.3), 16000)
+    drop = ("TF_CPP_MIN_LOG_LEVEL", "TF_CPP_MAX_VLOG_LEVEL", "MATCHER_VERBOSE")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env[SPICE_ENV] = str(REAL_SPICE)
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH", "")])
+
+    def add(*options: str, store: str) -> subprocess.CompletedProcess[str]:
+        args = [sys.executable, "-m", "matcher", *options, "reference", "add", str(audio), "--pitch", "spice"]
+        return subprocess.run([*args, "--store", str(tmp_path / store)], capture_output=True, text=True, env=env)
+
+    quiet = add(store="quiet")
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stderr == "" and "stored tone" in quiet.stdout and "pitch spice" in quiet.stdout
+    verbose = add("--verbose", store="verbose")
+    assert verbose.returncode == 0, verbose.stderr
+    assert verbose.stderr.strip(), "with --verbose TensorFlow's start-up lines show (nothing to silence otherwise)"

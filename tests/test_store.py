@@ -79,7 +79,7 @@ def test_build_reference(ref: Reference, audio_file: Path, yin_config: Config) -
     summary = ref.summary()
     assert summary["frames"] == len(ref.frames) and 60 <= summary["median_midi"] <= 72
     json.dumps(summary)  # JSON-ready
-    assert repr(ref) == f"Reference('melody', 2.5 s, {len(ref.beats)} beats, pitch=yin)"
+    assert repr(ref) == f"Performance('melody', 2.5 s, {len(ref.beats)} beats, pitch=yin)"
     np.testing.assert_allclose(ref.times[:3], np.arange(3) * yin_config.frame_seconds)
 
 

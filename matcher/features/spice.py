@@ -16,7 +16,6 @@ TensorFlow is imported only when a model is loaded, never by ``import matcher``.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -273,9 +272,6 @@ def _quiet_tensorflow_python_logs() -> Iterator[None]:
 
 
 def _import_tensorflow(handle: str) -> tuple[Any, Any]:
-    # C++ log noise (INFO and WARNING lines) off unless the user chose a level; only
-    # effective before TensorFlow's first import.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         import tensorflow as tf
         import tensorflow_hub as hub
@@ -359,8 +355,12 @@ def load_spice(config: Config, handle: str | None = None) -> SpiceModel:
             f"SPICE works at sr={SPICE_SR} Hz with a hop of {SPICE_HOP} samples (or a divisor of it); "
             f"the configuration has sr={config.sr}, hop={config.hop}"
         )
+    from ..logs import third_party_quiet
+
     handle = handle or SPICE_HANDLE
-    signature, input_name, loaded = _load_signature(handle)
-    model = SpiceModel(signature, input_name, handle, owner=loaded)
-    model.calibrate()
+    # The import, the load and the first run are where TensorFlow logs its start-up lines.
+    with third_party_quiet():
+        signature, input_name, loaded = _load_signature(handle)
+        model = SpiceModel(signature, input_name, handle, owner=loaded)
+        model.calibrate()
     return model

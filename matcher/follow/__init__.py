@@ -5,8 +5,10 @@ from .follower import Follower, FollowParams, Position, Track
 from .prepared import PreparedReference
 from .run import follow_blocks, summarize
 from .sessions import SessionGroup
+from .tempo import BarTempo, bar_tempo, followed_tempo, pause_spans
 
 __all__ = [
+    "BarTempo",
     "CostWeights",
     "FollowParams",
     "Follower",
@@ -14,6 +16,9 @@ __all__ = [
     "PreparedReference",
     "SessionGroup",
     "Track",
+    "bar_tempo",
     "follow_blocks",
+    "followed_tempo",
+    "pause_spans",
     "summarize",
 ]

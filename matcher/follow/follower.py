@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config import PAUSE_S
 from ..errors import ParameterError
 from ..features import Frames
 from ..reference import Reference
@@ -83,7 +84,7 @@ class FollowParams:
     quality_time_s: float = 1.0
     lost_below: float = 0.05
     lost_doubt: float = 0.5
-    pause_s: float = 0.5
+    pause_s: float = PAUSE_S
     search_hold: float = 0.3
     relock_evidence: float = 4.0
     relock_near_s: float = 0.15
@@ -169,6 +170,9 @@ class Track:
     confidence: np.ndarray
     lost: np.ndarray
     frame: np.ndarray
+    #: bool per frame: the player pauses there (take silent where the reference sounds, for
+    #: at least ``FollowParams.pause_s``: the follower waits); None where not recorded.
+    paused: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.t)
@@ -211,14 +215,22 @@ class Track:
     def compact(self) -> Track:
         """The same positions in 32-bit numbers (29 bytes a frame instead of 57): what a long
         session keeps. float32 resolves a time of 10 hours to 2 ms, a frame being 16 ms."""
-        small = {f.name: getattr(self, f.name).astype(np.float32) for f in fields(Track)}
+        small = {f.name: getattr(self, f.name).astype(np.float32) for f in fields(Track) if f.name != "paused"}
         small["lost"] = self.lost
         small["frame"] = self.frame.astype(np.int32)
-        return Track(**small)
+        return Track(**small, paused=self.paused)
+
+    @property
+    def pauses(self) -> np.ndarray:
+        """bool per frame: paused (all False when the track did not record pauses)."""
+        return np.zeros(len(self), bool) if self.paused is None else np.asarray(self.paused, bool)
 
     @classmethod
     def concat(cls, parts: list[Track]) -> Track:
-        return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)})
+        names = [f.name for f in fields(cls) if f.name != "paused"]
+        arrays = {name: np.concatenate([getattr(p, name) for p in parts]) for name in names}
+        paused = None if all(p.paused is None for p in parts) else np.concatenate([p.pauses for p in parts])
+        return cls(**arrays, paused=paused)
 
 
 class Follower:
@@ -331,10 +343,12 @@ class Follower:
 
     def run_kernel(self, take: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, ...]:
         """The kernel over take cost vectors [float32, shape=(m, d), C-contiguous, flux
-        unscaled] and their audible flags: (raw argmin, position, tempo, quality, doubt)."""
+        unscaled] and their audible flags: (raw argmin, position, tempo, quality, doubt,
+        paused)."""
         m = len(take)
         raw = np.empty(m, np.int64)
         pos, tempo, quality, doubt = (np.empty(m) for _ in range(4))
+        paused = np.zeros(m, np.bool_)
         if m:
             K.follow_chunk(
                 self.ref_vectors, self.ref_hold, self.ref_active, self.ref_coarse,
@@ -342,9 +356,9 @@ class Follower:
                 self._D, self._Dn, self._D_snap, self._cost, self._hist_j, self._hist_p,
                 self._glob, self._y, self._pooled,
                 self._istate, self._fstate, self._params,
-                raw, pos, tempo, quality, doubt,
+                raw, pos, tempo, quality, doubt, paused,
             )  # fmt: skip
-        return raw, pos, tempo, quality, doubt
+        return raw, pos, tempo, quality, doubt, paused
 
     def steps(self, frames: Frames) -> Track:
         """Follow ``len(frames)`` consecutive take frames; their positions."""
@@ -368,7 +382,7 @@ class Follower:
         audible flags [bool, shape=(m,)] (many sessions build theirs in one pass)."""
         m = len(take)
         j0 = self.frames_seen
-        _, pos, tempo, quality, doubt = self.run_kernel(take, active)
+        _, pos, tempo, quality, doubt, paused = self.run_kernel(take, active)
         frame = np.arange(j0, j0 + m)
         t = frame * self.frame_s + self.lookahead_s
         # Extrapolate over the look-ahead (the frame's centre is lookahead_s before t), and
@@ -385,6 +399,7 @@ class Follower:
             confidence=np.clip(quality, 0.0, 1.0),
             lost=(quality < self.params.lost_below) | (doubt >= self.params.lost_doubt),
             frame=frame,
+            paused=paused,
         )
 
     def step(self, frame: Frames) -> Position:

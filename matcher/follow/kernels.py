@@ -389,7 +389,7 @@ def follow_chunk(
     ref, ref_hold, ref_active, ref_coarse, take, take_active, n_flux,
     D, Dn, D_snap, cost, hist_j, hist_p, glob, y, pooled,
     istate, fstate, params,
-    out_raw, out_pos, out_tempo, out_quality, out_doubt,
+    out_raw, out_pos, out_tempo, out_quality, out_doubt, out_paused,
 ):  # fmt: skip
     """Advance the follower by ``len(take)`` frames.
 
@@ -407,7 +407,9 @@ def follow_chunk(
     istate, fstate, params : state and parameter vectors (slots above)
     out_* : [shape=(m,)]  raw argmin, smoothed position [ref frames], tempo [ref frames per
         take frame], match quality in [0, 1], doubt (a far place's evidence as a share of
-        what a move needs)
+        what a move needs), paused (the take is silent where the reference sounds, or
+        a silence that began so goes on, for ``P_PAUSE_AFTER`` frames or more: the
+        follower waits)
     """
     n_ref, d = ref.shape
     x = np.empty(d, np.float32)
@@ -494,3 +496,4 @@ def follow_chunk(
         out_tempo[m] = fstate[S_TEMPO]
         out_quality[m] = fstate[S_QUALITY]
         out_doubt[m] = fstate[S_DOUBT]
+        out_paused[m] = paused

@@ -39,9 +39,8 @@ class PreparedReference:
     def build(
         cls, reference: Reference, weights: CostWeights, hold_penalty: float, hold_floor: float
     ) -> PreparedReference:
+        reference.check_followable()
         frames, c = reference.frames, reference.config
-        if len(frames) < 2:
-            raise ParameterError(f"reference {reference.name!r} is too short to follow ({len(frames)} frames)")
         scale = flux_scale(frames, c.gate_db)
         vectors = np.ascontiguousarray(cost_vectors(frames, weights, scale))
         # Holding still on a reference onset means the take missed it: that costs the

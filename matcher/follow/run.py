@@ -11,6 +11,7 @@ from ..features import FeatureStream, NoPitch
 from ..reference import Reference
 from .costs import CostWeights
 from .follower import Follower, FollowParams, Track
+from .tempo import pause_spans, paused_frames, tempo_mask
 
 
 def follow_blocks(
@@ -59,22 +60,34 @@ def follow_blocks(
 
 
 def summarize(track: Track, reference: Reference, smooth_s: float = 2.0) -> dict[str, Any]:
-    """Closing figures of a followed take: mean tempo deviation and where it was fastest/slowest."""
+    """Closing figures of a followed take: mean tempo deviation and where it was
+    fastest/slowest, over the frames whose tempo is playing tempo (pauses, and the
+    follower's settling after them, left out: :func:`matcher.follow.tempo.tempo_mask`),
+    and the pauses apart (``pauses``, ``paused_s`` [s])."""
     if len(track) == 0:
         return {"frames": 0}
     rate = reference.config.frame_rate
     k = max(1, min(int(smooth_s * rate), len(track)))  # mode='same' returns the longer of the two
     following = ~track.lost
-    tempo = np.convolve(track.tempo_ratio, np.ones(k) / k, mode="same")
-    tempo_f = np.where(following, tempo, np.nan)
+    counts = tempo_mask(track, reference.config.frame_seconds)
+    # Smoothed over counted frames only, so a pause's held tempo does not leak into its neighbours.
+    kernel = np.ones(k) / k
+    weight = np.convolve(counts.astype(np.float64), kernel, mode="same")
+    summed = np.convolve(np.where(counts, track.tempo_ratio, 0.0), kernel, mode="same")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tempo = np.where(weight > 0, summed / weight, np.nan)
+    tempo_f = np.where(counts, tempo, np.nan)
+    spans = pause_spans(track, reference.config.frame_seconds)
     out: dict[str, Any] = {
         "frames": len(track),
         "take_seconds": round(float(track.t[-1]), 3),
         "ref_reached_s": round(float(track.ref_t[-1]), 3),
         "following_share": round(float(following.mean()), 4),
-        "mean_tempo_ratio": round(float(np.nanmean(tempo_f)), 4) if following.any() else None,
+        "mean_tempo_ratio": round(float(np.nanmean(tempo_f)), 4) if counts.any() else None,
+        "pauses": len(spans),
+        "paused_s": round(float(paused_frames(track, reference.config.frame_seconds).sum()) / rate, 3),
     }
-    if following.any():
+    if counts.any():
         out["mean_tempo_dev_pct"] = round((out["mean_tempo_ratio"] - 1.0) * 100.0, 2)
         for name, idx in (("fastest", int(np.nanargmax(tempo_f))), ("slowest", int(np.nanargmin(tempo_f)))):
             out[name] = {

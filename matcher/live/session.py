@@ -1,6 +1,4 @@
-"""Live input: follow a microphone (sounddevice / PortAudio) in real time.
-
-Imported only when used: ``import matcher`` and ``matcher --help`` never load PortAudio.
+"""A live session: follow a microphone in real time.
 
 Three threads share one session:
 
@@ -32,277 +30,17 @@ from typing import Any
 
 import numpy as np
 
-from .audio import Resampler
-from .errors import DeviceError, ParameterError
-from .follow import CostWeights, FollowParams, Position, Track, follow_blocks
-from .reference import Reference
+from ..audio import Resampler
+from ..errors import DeviceError, ParameterError
+from ..follow import CostWeights, FollowParams, Position, Track, follow_blocks
+from ..performance import Performance
+from .devices import InputDevice, _sounddevice, find_input_device
+from .ring import BlockRing, DurationStats
 
 #: Seconds of audio the ring buffer holds before it drops blocks (a stalled worker).
 RING_SECONDS = 20.0
 #: Seconds without any audio from a started stream after which the device counts as gone.
 STALL_SECONDS = 3.0
-
-
-# -- devices ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class InputDevice:
-    """One PortAudio input device.
-
-    index : int                PortAudio device index
-    name : str
-    channels : int > 0         maximum input channels
-    samplerate : float [Hz]    the device's default (native) rate
-    hostapi : str              e.g. "ALSA"
-    default : bool             the default input device
-    """
-
-    index: int
-    name: str
-    channels: int
-    samplerate: float
-    hostapi: str
-    default: bool
-
-    def __repr__(self) -> str:
-        return f"InputDevice({self.index}, {self.name!r}, {self.channels} ch, {self.samplerate:.0f} Hz)"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "name": self.name,
-            "channels": self.channels,
-            "samplerate": self.samplerate,
-            "hostapi": self.hostapi,
-            "default": self.default,
-        }
-
-
-def _sounddevice() -> Any:
-    """The sounddevice module, or a DeviceError naming what is missing."""
-    try:
-        import sounddevice
-    except (ImportError, OSError) as exc:  # sounddevice raises OSError when libportaudio is absent
-        raise DeviceError(
-            f"no audio input: PortAudio is not available ({exc}); "
-            "install libportaudio2 (Debian/Ubuntu) or portaudio (macOS: brew install portaudio)"
-        ) from exc
-    return sounddevice
-
-
-def input_devices() -> list[InputDevice]:
-    """All devices PortAudio can record from, in PortAudio's order."""
-    sd = _sounddevice()
-    try:
-        devices = sd.query_devices()
-        apis = sd.query_hostapis()
-    except Exception as exc:  # PortAudioError: PortAudio failed to initialise
-        raise DeviceError(f"cannot list audio devices: {exc}") from exc
-    try:
-        default_index = int(sd.query_devices(kind="input")["index"])
-    except Exception:  # no default input device
-        default_index = -1
-    out = []
-    for d in devices:
-        if int(d["max_input_channels"]) > 0:
-            out.append(
-                InputDevice(
-                    index=int(d["index"]),
-                    name=str(d["name"]),
-                    channels=int(d["max_input_channels"]),
-                    samplerate=float(d["default_samplerate"]),
-                    hostapi=str(apis[d["hostapi"]]["name"]),
-                    default=int(d["index"]) == default_index,
-                )
-            )
-    return out
-
-
-def _listing(devices: list[InputDevice]) -> str:
-    return ", ".join(f"{d.index} {d.name!r}" for d in devices)
-
-
-def find_input_device(spec: str | int | None = None) -> InputDevice:
-    """The input device ``spec`` names: None for the default, an index, or a name.
-
-    A name matches exactly (case-insensitive) or, failing that, as a substring of one
-    device's name. Raises :class:`DeviceError` listing the input devices otherwise.
-    """
-    devices = input_devices()
-    if not devices:
-        raise DeviceError(
-            "no audio input device found (no microphone, or no sound server running); "
-            "`matcher devices` lists what PortAudio sees"
-        )
-    if spec is None or (isinstance(spec, str) and not spec.strip()):
-        return next((d for d in devices if d.default), devices[0])
-    text = str(spec).strip()
-    if text.lstrip("-").isdigit():
-        index = int(text)
-        for d in devices:
-            if d.index == index:
-                return d
-        raise DeviceError(f"no input device with index {index}; input devices: {_listing(devices)}")
-    exact = [d for d in devices if d.name.lower() == text.lower()]
-    if exact:
-        return exact[0]
-    partial = [d for d in devices if text.lower() in d.name.lower()]
-    if len(partial) == 1:
-        return partial[0]
-    if partial:
-        raise DeviceError(f"device name {text!r} is ambiguous: it matches {_listing(partial)}; give the index")
-    raise DeviceError(f"no input device named {text!r}; input devices: {_listing(devices)}")
-
-
-# -- ring buffer -----------------------------------------------------------------------
-
-
-@dataclass
-class Chunk:
-    """What the ring held: ``samples`` [shape=(n, channels), float32] at the device rate,
-    with zeros where blocks were dropped; arrival time [s, perf_counter] of its oldest and
-    newest block."""
-
-    samples: np.ndarray
-    first_arrival: float
-    last_arrival: float
-    blocks: int
-
-
-class BlockRing:
-    """Single-producer, single-consumer ring of audio blocks, allocated once.
-
-    The producer (the audio callback) calls :meth:`put`; the consumer (the worker)
-    :meth:`get`. Counters only grow and each is written by one side only, so no lock is
-    needed (CPython executes each store whole). A block that does not fit is dropped and
-    counted, and the consumer gets as many zeros in its place.
-
-    Parameters
-    ----------
-    capacity : int > 0 [samples]
-    channels : int > 0
-    max_blocks : int > 0       blocks in flight (arrival times are kept per block)
-    """
-
-    def __init__(self, capacity: int, channels: int, max_blocks: int = 4096) -> None:
-        if capacity <= 0 or channels <= 0 or max_blocks <= 0:
-            raise ParameterError(f"BlockRing needs positive sizes, got {capacity}, {channels}, {max_blocks}")
-        self.capacity = capacity
-        self.channels = channels
-        self.max_blocks = max_blocks
-        self.data = np.zeros((capacity, channels), np.float32)
-        self._ends = np.zeros(max_blocks, np.int64)  # samples written up to the end of each block
-        self._gaps = np.zeros(max_blocks, np.int64)  # zeros owed before each block
-        self._arrival = np.zeros(max_blocks)
-        self.written = 0  # producer: samples stored
-        self.blocks = 0  # producer: blocks published
-        self.read = 0  # consumer: samples taken
-        self.read_blocks = 0  # consumer
-        self.dropped_blocks = 0  # producer
-        self.dropped_samples = 0  # producer
-        self._gap = 0  # producer: dropped samples not yet attached to a block
-
-    def put(self, block: np.ndarray, now: float) -> bool:
-        """Copy ``block`` [shape=(n, channels)] in; False (and counted) when it does not fit."""
-        n = len(block)
-        if n > self.capacity - (self.written - self.read) or self.blocks - self.read_blocks >= self.max_blocks:
-            self.dropped_blocks += 1
-            self.dropped_samples += n
-            self._gap += n
-            return False
-        w = self.written % self.capacity
-        first = min(n, self.capacity - w)
-        self.data[w : w + first] = block[:first]
-        if first < n:
-            self.data[: n - first] = block[first:]
-        k = self.blocks % self.max_blocks
-        self._ends[k] = self.written + n
-        self._gaps[k] = self._gap
-        self._gap = 0
-        self._arrival[k] = now
-        self.written += n
-        self.blocks += 1  # publishes the block: the consumer reads nothing past this count
-        return True
-
-    def get(self) -> Chunk | None:
-        """Every block published since the last call (None if there is none)."""
-        nb, rb = self.blocks, self.read_blocks
-        if nb == rb:
-            return None
-        slots = np.arange(rb, nb) % self.max_blocks
-        start, end = self.read, int(self._ends[slots[-1]])
-        n = end - start
-        r = start % self.capacity
-        first = min(n, self.capacity - r)
-        out = np.empty((n, self.channels), np.float32)
-        out[:first] = self.data[r : r + first]
-        out[first:] = self.data[: n - first]
-        gaps = self._gaps[slots]
-        if gaps.any():  # rare: blocks were dropped; put zeros where they were
-            starts = np.concatenate([[start], self._ends[slots[:-1]]]) - start
-            pieces, prev = [], 0
-            for s, g in zip(starts[gaps > 0], gaps[gaps > 0], strict=True):
-                pieces += [out[prev:s], np.zeros((g, self.channels), np.float32)]
-                prev = s
-            out = np.concatenate([*pieces, out[prev:]])
-        chunk = Chunk(out, float(self._arrival[slots[0]]), float(self._arrival[slots[-1]]), nb - rb)
-        self.read = end  # frees the space only now that it is copied
-        self.read_blocks = nb
-        return chunk
-
-    def pending_gap(self) -> int:
-        """Dropped samples not yet followed by a stored block (the end of a stream)."""
-        return self._gap
-
-
-# -- statistics ------------------------------------------------------------------------
-
-
-class DurationStats:
-    """Distribution of durations [s] in constant memory: a histogram of 10 µs bins up to
-    1 s (longer ones in the last bin), plus the exact maximum."""
-
-    RESOLUTION = 1e-5
-    BINS = 100_000
-
-    def __init__(self) -> None:
-        self.counts = np.zeros(self.BINS + 1, np.int64)
-        self.n = 0
-        self.max = 0.0
-        self.max_at: float | None = None  # what ``add`` was told about the maximum (take time [s])
-
-    def add(self, seconds: float, at: float | None = None) -> None:
-        k = min(self.BINS, max(0, int(seconds / self.RESOLUTION)))
-        self.counts[k] += 1
-        self.n += 1
-        if seconds > self.max:
-            self.max, self.max_at = seconds, at
-
-    def count_over(self, seconds: float) -> int:
-        """How many durations exceeded ``seconds`` (to the bin resolution)."""
-        return int(self.counts[min(self.BINS, int(seconds / self.RESOLUTION) + 1) :].sum())
-
-    def quantile(self, q: float) -> float:
-        """The ``q`` quantile [s] (upper edge of its bin; the maximum for the last bin)."""
-        if self.n == 0:
-            return float("nan")
-        k = int(np.searchsorted(np.cumsum(self.counts), q * self.n, side="left"))
-        return self.max if k >= self.BINS else min(self.max, (k + 1) * self.RESOLUTION)
-
-    def summary(self) -> dict[str, Any]:
-        """``n``, ``median_ms``, ``p99_ms``, ``max_ms`` and ``max_at_s`` (where the maximum was)."""
-        ms = lambda s: round(s * 1000.0, 3) if self.n else None  # noqa: E731
-        return {
-            "n": self.n,
-            "median_ms": ms(self.quantile(0.5)),
-            "p99_ms": ms(self.quantile(0.99)),
-            "max_ms": ms(self.max),
-            "max_at_s": None if self.max_at is None else round(self.max_at, 2),
-        }
-
-
-# -- the session -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -325,6 +63,7 @@ class LiveResult:
     take_path : Path | None       the recorded take (FLAC), if saved
     take_error : str | None       why saving the take stopped, if it did
     error : BaseException | None  an unexpected failure in the worker
+    blocks : int                  blocks the audio callback delivered (dropped ones included)
     """
 
     track: Track
@@ -344,6 +83,7 @@ class LiveResult:
     take_path: Path | None = None
     take_error: str | None = None
     error: BaseException | None = field(default=None, repr=False)
+    blocks: int = 0
 
     @property
     def seconds(self) -> float:
@@ -365,6 +105,20 @@ class LiveResult:
             "latency": self.latency,
             "processing": self.processing,
             "input_latency_ms": self.input_latency_ms,
+            "blocks": self.blocks,
+        }
+
+    def benchmark_stats(self) -> dict[str, Any]:
+        """The figures ``matcher follow --stats --json`` prints under ``"stats"`` (a
+        benchmark reads exactly these names): latency and processing time [ms] (median,
+        p99, max; None without blocks), overflows, dropped blocks, blocks."""
+        pick = lambda d: {k: d.get(f"{k}_ms") for k in ("median", "p99", "max")}  # noqa: E731
+        return {
+            "latency_ms": pick(self.latency),
+            "processing_ms": pick(self.processing),
+            "overflows": int(self.overflows),
+            "dropped_blocks": int(self.dropped_blocks),
+            "blocks": int(self.blocks),
         }
 
 
@@ -376,7 +130,7 @@ class LiveSession:
 
     Parameters
     ----------
-    reference : Reference
+    reference : Performance
     device : InputDevice, str, int or None
         The device (see :func:`find_input_device`; None: the default input).
     channels : int > 0
@@ -408,7 +162,7 @@ class LiveSession:
 
     def __init__(
         self,
-        reference: Reference,
+        reference: Performance,
         device: InputDevice | str | int | None = None,
         channels: int = 1,
         duration: float | None = None,
@@ -594,6 +348,7 @@ class LiveSession:
             take_path=self.save_take,
             take_error=self._take_error,
             error=error,
+            blocks=int(self.ring.blocks) + int(drops),
         )
         return self._result
 
@@ -743,9 +498,9 @@ class LiveSession:
                 self._take_error = self._take_error or f"{type(exc).__name__}: {exc}"
 
 
-def _empty_track(reference: Reference) -> Track:
+def _empty_track(reference: Performance) -> Track:
     """A track without positions (a session that failed before its first frame)."""
     from dataclasses import fields
 
-    kinds = {"lost": bool, "frame": np.int64}
+    kinds = {"lost": bool, "frame": np.int64, "paused": bool}
     return Track(**{f.name: np.zeros(0, kinds.get(f.name, np.float64)) for f in fields(Track)})
