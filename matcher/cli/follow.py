@@ -92,7 +92,7 @@ def follow(
 
     def on_track(track: Track) -> None:
         if sink is not None:
-            sink.write("".join(p.to_json() + "\n" for p in track.positions()))
+            sink.write(track.to_jsonl())
             sink.flush()
         if display is not None:
             display.update(track[len(track) - 1])
@@ -180,7 +180,7 @@ def follow_live(
 
     def on_track(track: Track) -> None:  # on the worker thread
         if sink is not None:
-            sink.write("".join(p.to_json() + "\n" for p in track.positions()))
+            sink.write(track.to_jsonl())
             sink.flush()
 
     def on_term(signum: int, frame: object) -> None:  # `kill` ends a session like Ctrl-C
