@@ -24,7 +24,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,6 +33,9 @@ from .beats import Beats, load_beats, track_beats
 from .config import Config
 from .errors import InputFileError, ParameterError, StoreError
 from .features import Frames, PitchModel, extract
+
+if TYPE_CHECKING:
+    from .notation.info import ScoreInfo
 
 STORE_ENV = "MATCHER_HOME"
 INDEX_FORMAT = 1
@@ -59,6 +62,8 @@ class Reference:
     beats: Beats
     config: Config
     meta: dict[str, Any] = field(default_factory=dict)
+    #: What the score says (bars as printed, beats in bar, notes) when built from a score.
+    score: ScoreInfo | None = None
 
     def __repr__(self) -> str:
         pitch = self.config.pitch_backend
@@ -228,9 +233,14 @@ class ReferenceStore:
                 arrays = {key: data[key] for key in data.files}
             frames = Frames.from_arrays(arrays)
             beats = Beats.from_arrays(arrays, meta.get("beats_per_bar", 4), str(meta.get("beats_source", "")))
-        except (OSError, ValueError, KeyError) as exc:
+            score = None
+            if "score_info" in arrays:  # references built from a score (older files have none)
+                from .notation.info import ScoreInfo
+
+                score = ScoreInfo.from_dict(json.loads(str(arrays["score_info"])))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             raise StoreError(f"reference {name!r}: feature file {path} is unreadable ({exc})") from exc
-        return Reference(name, frames, beats, config, meta)
+        return Reference(name, frames, beats, config, meta, score)
 
     def _feature_file(self, name: str, meta: dict[str, Any]) -> Path:
         """The feature file an index entry names; a hand-edited entry naming anything but
@@ -311,6 +321,8 @@ class ReferenceStore:
         """Store a reference (atomically); an existing name needs ``replace=True``."""
         name = check_name(reference.name)
         arrays = {**reference.frames.arrays(), **reference.beats.arrays()}
+        if reference.score is not None:
+            arrays["score_info"] = np.array(json.dumps(reference.score.to_dict()))
         with self._locked():
             index = self.index()
             self._sweep(index)
