@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Debian libraries matcher needs beside its Python packages: PortAudio for sounddevice
-# (live input) and libsndfile for soundfile. Installed with apt-get when running as root;
-# otherwise a clear message says what to install.
+# (live input), libsndfile for soundfile, and the fluidsynth program with a General MIDI
+# soundfont (fluid-soundfont-gm) to render scores to audio (matcher.notation). Installed
+# with apt-get when running as root; otherwise a clear message says what to install.
 #   --test  also PulseAudio and its ALSA plugin: the live-audio tests make a file-fed
 #           microphone with them on machines without a sound card (tools/pulse_mic.py).
 set -euo pipefail
-packages=(libportaudio2 libsndfile1)
+packages=(libportaudio2 libsndfile1 fluidsynth fluid-soundfont-gm)
 if [ "${1:-}" = "--test" ]; then
   packages+=(pulseaudio pulseaudio-utils libasound2-plugins)
 fi
