@@ -159,6 +159,7 @@ def _load(pt: Any, path: Path, fmt: str) -> Any:
         warnings.simplefilter("ignore")
         try:
             if fmt == "midi":
+                _check_midi_notes(path)
                 return pt.load_score_midi(str(path), part_voice_assign_mode=5)
             if fmt == "mei":
                 return _load_mei(pt, path)
@@ -168,6 +169,15 @@ def _load(pt: Any, path: Path, fmt: str) -> Any:
         except Exception as exc:  # partitura raises many kinds on bad input
             why = str(exc).splitlines()[0][:160] if str(exc) else ""
             raise _bad(path, f"{type(exc).__name__}: {why}" if why else type(exc).__name__) from exc
+
+
+def _check_midi_notes(path: Path) -> None:
+    """partitura fails obscurely on a MIDI file without notes: say it plainly."""
+    import mido
+
+    mid = mido.MidiFile(str(path))
+    if not any(msg.type == "note_on" and msg.velocity > 0 for track in mid.tracks for msg in track):
+        raise _bad(path, "it holds no notes")
 
 
 _XML_ID = "{http://www.w3.org/XML/1998/namespace}id"
