@@ -219,6 +219,48 @@ def test_repeats_none_plays_through_once(pickup_file: Path) -> None:
         read_score(pickup_file, repeats="twice")
 
 
+def volta_score() -> str:
+    """Bar 1, first ending bar 2 (repeat back to 1), second ending bar 3, then bar 4."""
+    first = _measure("2", [("D5", 4 * Q)], backward=True)
+    first = first.replace(
+        '<measure number="2">',
+        '<measure number="2"><barline location="left"><ending number="1" type="start"/></barline>',
+    ).replace('<repeat direction="backward"/>', '<ending number="1" type="stop"/><repeat direction="backward"/>')
+    second = _measure("3", [("E5", 4 * Q)]).replace(
+        '<measure number="3">',
+        '<measure number="3"><barline location="left"><ending number="2" type="start"/></barline>',
+    )
+    second = second.replace(
+        "</measure>", '<barline location="right"><ending number="2" type="discontinue"/></barline></measure>'
+    )
+    return musicxml(
+        [_measure("1", [("C5", 4 * Q)], time=(4, 4), forward=True), first, second, _measure("4", [("F5", 4 * Q)])]
+    )
+
+
+def test_endings_unfold_as_played(tmp_path: Path) -> None:
+    path = tmp_path / "volta.musicxml"
+    path.write_text(volta_score(), encoding="utf-8")
+    _, _, info = read_score(path)
+    assert info.bar_numbers == ("1", "2", "1", "3", "4")
+    assert info.bar_passes.tolist() == [1, 1, 2, 1, 1]
+    assert info.note_names == ("C5", "D5", "C5", "E5", "F5")
+    assert [s["label"] for s in info.sections] == ["bars 1-2", "bar 1 (pass 2)", "bars 3-4"]
+    _, _, once = read_score(path, repeats="none")
+    assert once.bar_numbers == ("1", "3", "4")
+
+
+def test_pickup_shorter_than_a_beat_has_no_beat(tmp_path: Path) -> None:
+    path = tmp_path / "eighth.musicxml"
+    bars = [_measure("0", [("G4", 1)], time=(2, 4), tempo=60, implicit=True), _measure("1", [("C5", Q), ("D5", Q)])]
+    path.write_text(musicxml(bars), encoding="utf-8")
+    _, _, info = read_score(path)
+    assert info.beat_in_bar.tolist() == [1, 2]
+    assert [info.bar_numbers[b] for b in info.beat_bar] == ["1", "1"]
+    assert info.position(LEAD_S).beat == pytest.approx(2.5)  # the upbeat eighth: second half of beat 2
+    np.testing.assert_allclose(info.beat_t, LEAD_S + 0.5 + np.array([0.0, 1.0]))
+
+
 def test_notes_have_names_pitches_and_times(pickup_file: Path) -> None:
     _, _, info = read_score(pickup_file)
     assert info.note_names[:5] == ("G4", "C5", "D5", "E5", "F#5")

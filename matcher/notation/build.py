@@ -68,11 +68,13 @@ def describe(notation: Notation, tempo: TempoMap, tempo_label: str) -> ScoreInfo
     counts = np.arange(count, count + len(bars))
     beat_q, beat_bar, beat_in_bar = [], [], []
     for i, b in enumerate(bars):
-        n = int(np.ceil((b.end_q - b.start_q) / b.beat_q - 1e-6))
+        # beats fall on whole beats of the bar: a pickup shorter than a beat has none
+        skip = float(np.ceil(b.first_beat - 1e-6) - b.first_beat)
+        n = int(np.ceil((b.end_q - b.start_q) / b.beat_q - skip - 1e-6))
         for k in range(n):
-            beat_q.append(b.start_q + k * b.beat_q)
+            beat_q.append(b.start_q + (skip + k) * b.beat_q)
             beat_bar.append(i)
-            beat_in_bar.append(b.first_beat + k)
+            beat_in_bar.append(b.first_beat + skip + k)
     beat_q_arr = np.array(beat_q, np.float64)
     signatures, last = [], None
     for i, b in enumerate(bars):

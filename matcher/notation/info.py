@@ -204,6 +204,13 @@ def score_position(info: ScoreInfo, ref_t: float) -> ScorePosition:
         ends_t = np.r_[times, max(float(info.bar_end_t[bar]), times[-1] + 1e-9)]
         ends_b = np.r_[numbers, numbers[-1] + 1.0]
         beat = float(np.interp(ref_t, ends_t, ends_b, left=numbers[0], right=ends_b[-1]))
+    elif len(info.beat_t) > 1:  # a bar shorter than a beat: count from its end if a pickup, else its start
+        k = int(np.clip(np.searchsorted(info.beat_t, ref_t), 1, len(info.beat_t) - 1))
+        beat_s = float(info.beat_t[k] - info.beat_t[k - 1])
+        if bar == 0:
+            beat = float(info.bar_beats[0] + 1.0 - (info.bar_end_t[0] - ref_t) / beat_s)
+        else:
+            beat = 1.0 + (ref_t - float(info.bar_t[bar])) / beat_s
     note = note_t = pitch = None
     if len(info.note_t):
         k = int(np.searchsorted(info.note_t, ref_t))
