@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..align import Alignment, align_frames, onset_peaks
+from ..compare import Comparison
 from ..errors import InputFileError, ParameterError
 from .info import ScoreInfo
 
@@ -137,7 +138,7 @@ def _local_fit(ref_t: np.ndarray, played: np.ndarray, ok: np.ndarray, half_s: np
 def practice_against_score(
     reference: Any,
     take: Any,
-    alignment: Alignment | None = None,
+    alignment: Alignment | Comparison | None = None,
     *,
     tolerance_ms: float = 50.0,
     snap_ms: float = 100.0,
@@ -154,8 +155,9 @@ def practice_against_score(
     take : Reference
         The take's frames (same configuration), e.g. from
         :func:`~matcher.reference.build_reference` with ``track=False``.
-    alignment : Alignment, optional
-        Reference (A) to take (B); default :func:`~matcher.align.align_frames`.
+    alignment : Alignment or Comparison, optional
+        Reference (A) to take (B), e.g. ``matcher.compare(reference, take)``; default
+        :func:`~matcher.align.align_frames` of the two.
     tolerance_ms : float > 0 [ms]
         Timing errors up to this count as on time.
     snap_ms : float > 0 [ms]
@@ -183,7 +185,10 @@ def practice_against_score(
     if pitch and not info.note_pitched.any():
         raise InputFileError(f"{info.source}: the score has only percussion staves; pitch cannot be judged")
     config = reference.config
-    alignment = alignment or align_frames(reference.frames, take.frames, config)
+    if alignment is None:
+        alignment = align_frames(reference.frames, take.frames, config)
+    elif not isinstance(alignment, Alignment):  # a Comparison of the score's reference (A) with the take (B)
+        alignment = alignment.alignment
     fs = config.frame_seconds
     ev_t, groups = _events(info)
     take_t = np.asarray(alignment.b_at(ev_t), np.float64)
