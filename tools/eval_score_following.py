@@ -64,7 +64,8 @@ def _times(path: Path) -> np.ndarray:
 def choose_pieces(asap: Path, split: str, n: int) -> list[dict[str, str]]:
     """The ``n`` shortest folders of ``split``, each with its shortest performance whose
     beat labels equal the score's."""
-    rows = list(csv.DictReader(open(asap / "metadata.csv", encoding="utf-8")))
+    with open(asap / "metadata.csv", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
     best: dict[str, tuple[float, dict[str, str]]] = {}
     for row in rows:
         if row["split"] != split:
