@@ -322,6 +322,9 @@ def test_score_info_round_trip(pickup_file: Path) -> None:
     again = ScoreInfo.from_dict(info.to_dict())
     assert again.to_dict() == info.to_dict()
     assert again.bar_label(3) == "1 (pass 2)"
+    summary = info.summary()
+    assert (summary["bars"], summary["beats"], summary["notes"]) == (6, 15, 11)
+    assert [m["qpm"] for m in summary["tempo_marks"]] == [100.0, 150.0]
 
 
 # -- bad input ------------------------------------------------------------------------

@@ -126,6 +126,22 @@ class ScoreInfo:
             raise ValueError("score info: lengths of bars or notes disagree")
         return info
 
+    def summary(self) -> dict[str, Any]:
+        """What ``reference show`` lists: counts, sections, time signatures, tempo marks, parts."""
+        return {
+            "score": self.source,
+            "format": self.format,
+            "repeats": self.repeats,
+            "tempo": self.tempo,
+            "bars": len(self.bar_t),
+            "beats": len(self.beat_t),
+            "notes": len(self.note_t),
+            "sections": [dict(row) for row in self.sections],
+            "time_signatures": [dict(row) for row in self.time_signatures],
+            "tempo_marks": [dict(row) for row in self.tempo_marks],
+            "parts": [dict(row) for row in self.parts],
+        }
+
     def bar_label(self, index: int) -> str:
         """A bar as a player reads it: ``"12"``, or ``"12 (pass 2)"`` on a repeat."""
         number, passes = self.bar_numbers[index], int(self.bar_passes[index])
