@@ -23,6 +23,7 @@ pymatchmaker's Arzt OLTW (audio to audio on the same pair) runs beside it when i
 virtual environment exists (tools/baselines/setup_matchmaker.sh).
 
     .venv/bin/python tools/eval_score_following.py [--pieces 6] [--split validation] [--json OUT]
+        [--player-tempo]   # the score rendered at the take's mean tempo, as a player's --tempo would
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from matcher import Config, build_reference, compare
 from matcher.audio import file_blocks
 from matcher.features import YinModel
 from matcher.follow import follow_blocks
-from matcher.notation import build_score_reference
+from matcher.notation import build_score_reference, read_score
 from matcher.notation.render import LEAD_S
 
 HERE = Path(__file__).resolve().parent
@@ -110,17 +111,31 @@ def tracked(take_beats: np.ndarray, errors: np.ndarray, period_ms: np.ndarray) -
     return True
 
 
-def run_piece(row: dict[str, str], config: Config, model: Any, folder: Path, mm_python: Path | None) -> dict:
+def player_tempo(score_midi: Path, score_beats: np.ndarray, take_beats: np.ndarray) -> tuple[float, np.ndarray]:
+    """The take's mean tempo [quarter notes per minute] (what a player would give as
+    ``--tempo``), and the score's beats [s] in a rendering at that constant tempo."""
+    _, marks, _ = read_score(score_midi)
+    grid = np.linspace(0.0, 1e5, 400001)  # quarters
+    q = np.interp(score_beats + LEAD_S, marks.seconds(grid), grid)
+    qpm = 60.0 * (q[-1] - q[0]) / (take_beats[-1] - take_beats[0])
+    return float(qpm), LEAD_S + q * 60.0 / qpm
+
+
+def run_piece(
+    row: dict[str, str], config: Config, model: Any, folder: Path, mm_python: Path | None, at_player_tempo: bool
+) -> dict:
     score_midi = ASAP / row["midi_score"]
     take_beats = _times(ASAP / row["performance_annotations"])
-    ref = build_score_reference(score_midi, config=config, pitch_model=model, name="score")
+    # the rendering keeps the score MIDI's seconds exactly, after the lead-in
     ref_beats = _times(ASAP / row["midi_score_annotations"]) + LEAD_S
-    # the score-MIDI seconds and the rendering's agree: its notes start where the MIDI says
-    info = ref.score
-    assert info is not None
+    tempo_bpm = None
+    if at_player_tempo:
+        tempo_bpm, ref_beats = player_tempo(score_midi, ref_beats - LEAD_S, take_beats)
+    ref = build_score_reference(score_midi, config=config, pitch_model=model, name="score", tempo_bpm=tempo_bpm)
     take_wav = render_take(ASAP / row["midi_performance"], folder / "take.wav", TAKE_SOUNDFONT)
     out: dict[str, Any] = {"folder": row["folder"], "take": Path(row["midi_performance"]).name}
     out["beats"] = len(take_beats)
+    out["tempo_bpm"] = tempo_bpm
     out["seconds"] = round(float(take_beats[-1]), 1)
     track = follow_blocks(ref, (b for b, _ in file_blocks(take_wav, config.sr)))
     err, period = beat_errors_ms(take_beats, ref_beats, track.t.astype(np.float64), track.ref_t.astype(np.float64))
@@ -131,7 +146,7 @@ def run_piece(row: dict[str, str], config: Config, model: Any, folder: Path, mm_
     out["offline"] = {"errors": err.tolist(), "tracked": tracked(take_beats, err, period)}
     if mm_python is not None:
         ref_wav = folder / "score.wav"
-        build_score_reference(score_midi, config=config, pitch_model=model, keep_audio=ref_wav)
+        build_score_reference(score_midi, config=config, pitch_model=model, keep_audio=ref_wav, tempo_bpm=tempo_bpm)
         mm_json = folder / "mm.json"
         cmd = [str(mm_python), str(HERE / "baselines" / "run_matchmaker.py"), "--method", "arzt"]
         cmd += ["--ref", str(ref_wav), "--take", str(take_wav), "--out", str(mm_json)]
@@ -160,6 +175,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", default="validation", choices=("validation", "dev"))
     ap.add_argument("--mm-python", type=Path, default=MM_PYTHON, help="pymatchmaker's venv python")
     ap.add_argument("--json", type=Path, help="write every beat error here")
+    ap.add_argument(
+        "--player-tempo",
+        action="store_true",
+        help="render each score at its take's mean tempo (as with --tempo) instead of its tempo marks",
+    )
     args = ap.parse_args(argv)
     if not (ASAP / "metadata.csv").exists():
         print(f"no ASAP data at {ASAP}", file=sys.stderr)
@@ -175,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for row in choose_pieces(ASAP, args.split, args.pieces):
         with tempfile.TemporaryDirectory(prefix="matcher-evalscore-") as tmp:
-            res = run_piece(row, config, model, Path(tmp), mm_python)
+            res = run_piece(row, config, model, Path(tmp), mm_python, args.player_tempo)
         results.append(res)
         line = "  ".join(
             f"{m} {summarise([res], m)['within_50']:5.1f}/{summarise([res], m)['within_300']:5.1f}"
