@@ -131,7 +131,10 @@ def run_piece(
     tempo_bpm = None
     if at_player_tempo:
         tempo_bpm, ref_beats = player_tempo(score_midi, ref_beats - LEAD_S, take_beats)
-    ref = build_score_reference(score_midi, config=config, pitch_model=model, name="score", tempo_bpm=tempo_bpm)
+    ref_wav = folder / "score.wav"
+    ref = build_score_reference(
+        score_midi, config=config, pitch_model=model, name="score", tempo_bpm=tempo_bpm, keep_audio=ref_wav
+    )
     take_wav = render_take(ASAP / row["midi_performance"], folder / "take.wav", TAKE_SOUNDFONT)
     out: dict[str, Any] = {"folder": row["folder"], "take": Path(row["midi_performance"]).name}
     out["beats"] = len(take_beats)
@@ -145,8 +148,6 @@ def run_piece(
     err, period = beat_errors_ms(take_beats, ref_beats, alignment.b_t, alignment.a_t)
     out["offline"] = {"errors": err.tolist(), "tracked": tracked(take_beats, err, period)}
     if mm_python is not None:
-        ref_wav = folder / "score.wav"
-        build_score_reference(score_midi, config=config, pitch_model=model, keep_audio=ref_wav, tempo_bpm=tempo_bpm)
         mm_json = folder / "mm.json"
         cmd = [str(mm_python), str(HERE / "baselines" / "run_matchmaker.py"), "--method", "arzt"]
         cmd += ["--ref", str(ref_wav), "--take", str(take_wav), "--out", str(mm_json)]
