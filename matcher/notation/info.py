@@ -212,7 +212,8 @@ def score_position(info: ScoreInfo, ref_t: float) -> ScorePosition:
     """
     ref_t = float(ref_t)
     bar = int(np.clip(np.searchsorted(info.bar_t, ref_t, side="right") - 1, 0, len(info.bar_t) - 1))
-    in_bar = np.flatnonzero(info.beat_bar == bar)
+    lo, hi = np.searchsorted(info.beat_bar, [bar, bar + 1])  # beats are in playing order: O(log n) per call
+    in_bar = np.arange(lo, hi)
     beat = 1.0
     if len(in_bar):
         times = info.beat_t[in_bar]
