@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Debian libraries matcher needs beside its Python packages: PortAudio for sounddevice
 # (live input), libsndfile for soundfile, and the fluidsynth program with a General MIDI
-# soundfont (fluid-soundfont-gm) to render scores to audio (matcher.notation). Installed
+# soundfont (fluid-soundfont-gm) to render scores to audio (matcher.notation; a second
+# soundfont, timgm6mb-soundfont, renders the takes of tools/eval_score_following.py). Installed
 # with apt-get when running as root; otherwise a clear message says what to install.
 #   --test  also PulseAudio and its ALSA plugin: the live-audio tests make a file-fed
 #           microphone with them on machines without a sound card (tools/pulse_mic.py).
 set -euo pipefail
-packages=(libportaudio2 libsndfile1 fluidsynth fluid-soundfont-gm)
+packages=(libportaudio2 libsndfile1 fluidsynth fluid-soundfont-gm timgm6mb-soundfont)
 if [ "${1:-}" = "--test" ]; then
   packages+=(pulseaudio pulseaudio-utils libasound2-plugins)
 fi
