@@ -17,7 +17,7 @@ import mido
 import numpy as np
 import pytest
 
-from matcher import Config, InputFileError, ParameterError, ReferenceStore, YinModel, build_reference
+from matcher import Config, InputFileError, ParameterError, ReferenceStore, YinModel, build_reference, compare
 from matcher.align import onset_peaks
 from matcher.notation import (
     ScoreInfo,
@@ -461,6 +461,9 @@ def test_practice_finds_the_missed_note_at_the_players_tempo(
     cents = [n.cents for n in result.notes if n.cents is not None]
     assert len(cents) >= 8 and np.median(np.abs(cents)) < 20
     assert "1 missed" in result.sentence()
+    # the same from matcher.compare's alignment of the score's reference with the take
+    via_compare = practice_against_score(ref, take_ref, compare(ref, take_ref))
+    assert [n.status for n in via_compare.notes] == status
 
 
 def test_practice_refuses_pitch_for_percussion_only_scores(tmp_path: Path) -> None:
