@@ -7,16 +7,20 @@ The take is first aligned to the reference rendered from the score
 each score onset (a chord counts once) is then looked up in the take:
 
 * its **played time** is the take's onset peak (spectral flux) nearest to where the
-  alignment puts it, within ``snap_ms``; without a peak there it is **missed**;
+  alignment puts it, within ``snap_ms``; without a peak there it is **missed** only where
+  the take's onsets allow saying so (the flux near it stays below a quarter of a typical
+  played onset's, and no other score onset lies within ``2 * snap_ms``), else **unclear**;
 * its **timing error** is the played time minus the time the notated rhythm predicts from
   the player's own tempo around it: a straight line fitted, by least squares, to the other
   played onsets within ``window_beats`` score beats either side (take time against score
   time, so the score's tempo marks are kept and only the player's tempo is fitted);
 * **added** notes are strong take onsets (twice the detection threshold) farther than
   ``snap_ms`` from every score onset;
-* **cents**: the median pitch of the take's voiced frames over the note, against the
-  nearest written pitch of the chord (only within a tritone: further is a wrong note,
-  counted in ``wrong_pitch``).
+* **cents**: where the score is monophonic (one written pitch, nothing else sounding), the
+  median pitch of the take's voiced frames over the note against the written pitch (only
+  within a tritone: further is a wrong note, counted in ``wrong_pitch``, except whole
+  octaves, which pitch estimators get wrong as often as players do); chords and
+  polyphony are not judged (a single-pitch estimator cannot say which note it heard).
 """
 
 from __future__ import annotations
@@ -31,12 +35,21 @@ from ..compare import Comparison
 from ..errors import InputFileError, ParameterError
 from .info import ScoreInfo
 
+#: Pitch is judged only where the take's pitch over the note is this steady [semitones,
+#: interquartile range] and the pitch model this confident (median voicing confidence).
+STEADY_SEMITONES = 0.3
+#: A note counts as missed only where the take's flux near it stays below this share of a
+#: typical played onset's (a missing flute note measured 0.23, soft played piano notes 0.2-1).
+QUIET_ONSET = 0.25
+MIN_CONFIDENCE = 0.8
+
 
 @dataclass(frozen=True)
 class NoteResult:
     """One score onset (chord) in the take.
 
-    ``status``: ``"played"`` or ``"missed"``. Times in seconds: ``ref_t`` in the rendered
+    ``status``: ``"played"``, ``"missed"`` or ``"unclear"`` (no onset found where the
+    take's onsets could not tell). Times in seconds: ``ref_t`` in the rendered
     score, ``take_t`` where the alignment puts it, ``played_t`` the onset found (None when
     missed). ``timing_ms`` > 0 is late against the player's own tempo; ``cents`` > 0 sharp.
     """
@@ -204,6 +217,23 @@ def practice_against_score(
         if d[k] <= snap:
             played[i], used[k] = peaks[k], True
     ok = np.isfinite(played)
+    # "missed" only where the take's onsets can say so: the take's strongest flux near the
+    # note stays below QUIET_ONSET of a typical played onset's, and no other score onset lies
+    # within twice the snap distance (dense passages and spread chords hide single onsets);
+    # otherwise "unclear".
+    flux = np.asarray(take.frames.flux, np.float64)
+    norms = np.sqrt(np.einsum("ij,ij->i", flux, flux))
+    typical = float(np.median(norms[np.round(played[ok] / fs).astype(int)])) if ok.any() else 0.0
+    half = max(1, round(snap / fs))
+    frame = np.clip(np.round(take_t / fs).astype(int), 0, max(len(norms) - 1, 0))
+    near = (
+        np.array([norms[max(0, f - half) : f + half + 1].max(initial=0.0) for f in frame])
+        if len(norms)
+        else frame * 0.0
+    )
+    gaps = np.diff(take_t)
+    isolated = np.minimum(np.r_[np.inf, gaps], np.r_[gaps, np.inf]) >= 2.0 * snap
+    missed = ~ok & isolated & (near < QUIET_ONSET * typical)
     beat_s = np.interp(ev_t, info.beat_t[1:], np.diff(info.beat_t)) if len(info.beat_t) > 1 else np.full(len(ev_t), 0.5)
     pred = _local_fit(ev_t, played, ok, window_beats * beat_s)
     timing = (played - pred) * 1000.0
@@ -225,7 +255,7 @@ def practice_against_score(
                 float(ev_t[i]),
                 float(take_t[i]),
                 float(played[i]) if ok[i] else None,
-                "played" if ok[i] else "missed",
+                "played" if ok[i] else ("missed" if missed[i] else "unclear"),
                 float(timing[i]) if np.isfinite(timing[i]) else None,
                 float(cents[i]) if np.isfinite(cents[i]) else None,
             )
@@ -238,7 +268,8 @@ def practice_against_score(
     summary = {
         "onsets": len(ev_t),
         "played": int(ok.sum()),
-        "missed": int((~ok).sum()),
+        "missed": int(missed.sum()),
+        "unclear": int((~ok & ~missed).sum()),
         "added": len(added),
         "timed": len(judged),
         "within_tolerance_pct": round(100.0 * float(np.mean(np.abs(judged) <= tolerance_ms)), 1)
@@ -262,16 +293,27 @@ def _cents(
     out = np.full(len(groups), np.nan)
     for i, group in enumerate(groups):
         pitched = group[info.note_pitched[group]]
-        if not len(pitched) or not np.isfinite(played[i]):
+        if len(pitched) != 1 or not np.isfinite(played[i]):
+            continue
+        # one written pitch, and no other pitched note still sounding: a monophonic moment
+        t0 = info.note_t[pitched[0]]
+        sounding = info.note_pitched & (info.note_t < t0 - 1e-6) & (info.note_end_t > t0 + 0.02)
+        if sounding.any():
             continue
         end = take_t[i + 1] if i + 1 < len(take_t) else played[i] + 0.5
         a, b = round((played[i] + 0.04) / fs), round(min(end, played[i] + 1.0) / fs)
         seg = midi[a : max(b, a + 1)]
+        conf = np.asarray(take.frames.confidence[a : max(b, a + 1)], np.float64)
         seg = seg[np.isfinite(seg)]
-        if len(seg) < 3:
+        # a steady, confident pitch only: ringing notes (pedal, legato) blur a single-pitch estimate
+        if len(seg) < 3 or np.subtract(*np.percentile(seg, [75, 25])) > STEADY_SEMITONES:
+            continue
+        if float(np.median(conf)) < MIN_CONFIDENCE:
             continue
         got = float(np.median(seg))
         written = info.note_pitch[pitched].astype(np.float64)
         diff = got - written[np.argmin(np.abs(written - got))]
+        if abs(diff) > 6.0 and abs(diff - 12.0 * round(diff / 12.0)) < 0.5:
+            continue  # an octave off: the pitch estimator's octave error as likely as the player's
         out[i] = 100.0 * diff if abs(diff) <= 6.0 else np.inf
     return out
