@@ -315,6 +315,12 @@ def test_mei(tmp_path: Path) -> None:
     assert info.bar_numbers == ("1", "2")
     assert info.note_names == ("C4", "D4", "E4", "F#4", "G4", "A4")
     assert info.beat_in_bar.tolist() == [1, 2, 3, 4, 1, 2, 3, 4]
+    assert info.parts[0]["program"] == 0  # no instrument given: piano
+    violin = tmp_path / "violin.mei"
+    staff = '<staffDef n="1" lines="5" clef.shape="G" clef.line="2"/>'
+    named = staff[:-2] + ' xml:id="s1"><instrDef midi.instrnum="40"/></staffDef>'
+    violin.write_text(MEI.replace(staff, named), encoding="utf-8")
+    assert read_score(violin)[2].parts[0]["program"] == 40
 
 
 def test_score_info_round_trip(pickup_file: Path) -> None:

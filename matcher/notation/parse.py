@@ -236,6 +236,8 @@ def _programs(path: Path, fmt: str, parts: list[Any], pt: Any) -> list[PartInfo]
             found = _musicxml_programs(path, parts)
         elif fmt == "midi":
             found = _midi_programs(path, parts)
+        elif fmt == "mei":
+            found = _mei_programs(path, parts)
     except Exception:  # instruments are a refinement: a file partitura read plays as piano otherwise
         found = [None] * len(parts)
     out = []
@@ -262,6 +264,24 @@ def _musicxml_programs(path: Path, parts: list[Any]) -> list[tuple[int, bool] | 
         chan = sp.findtext("midi-instrument/midi-channel")
         program = int(prog) - 1 if prog and prog.strip().isdigit() else PIANO  # MusicXML counts from 1
         by_id[sp.get("id", "")] = (min(max(program, 0), 127), (chan or "").strip() == "10")
+    return [by_id.get(str(p.id)) for p in parts]
+
+
+def _mei_programs(path: Path, parts: list[Any]) -> list[tuple[int, bool] | None]:
+    """``staffDef/instrDef/@midi.instrnum`` (counted from 0) by the staff's ``xml:id``, which
+    partitura uses as the part's id; ``midi.channel`` 9 (MEI counts channels from 0) marks
+    percussion."""
+    root = _xml_tree(path.read_bytes())
+    by_id: dict[str, tuple[int, bool]] = {}
+    for el in root.iter():
+        if not isinstance(el.tag, str) or not el.tag.endswith("instrDef"):
+            continue
+        staff = el.getparent()
+        num = el.get("midi.instrnum")
+        if staff is None or num is None or not num.strip().isdigit():
+            continue
+        channel = (el.get("midi.channel") or "").strip()
+        by_id[staff.get(_XML_ID, "")] = (min(int(num), 127), channel == "9")
     return [by_id.get(str(p.id)) for p in parts]
 
 
