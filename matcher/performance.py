@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from .beats import Beats
 from .config import MIN_FOLLOW_FRAMES, Config
 from .errors import InputFileError
 from .features import Frames
+
+if TYPE_CHECKING:
+    from .notation.info import ScoreInfo
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,9 @@ class Performance:
     config : Config
     meta : dict
         Provenance (source file, hash, duration [s], pitch backend and model, ...).
+    score : ScoreInfo or None
+        What the score says (bars as printed, beats in bar, notes) when the performance
+        was rendered from a score (:mod:`matcher.notation`).
     """
 
     name: str
@@ -42,6 +48,7 @@ class Performance:
     beats: Beats
     config: Config
     meta: dict[str, Any] = field(default_factory=dict)
+    score: ScoreInfo | None = None
 
     def __repr__(self) -> str:
         pitch = self.config.pitch_backend

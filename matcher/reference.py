@@ -196,9 +196,14 @@ class ReferenceStore:
                 arrays = {key: data[key] for key in data.files}
             frames = Frames.from_arrays(arrays)
             beats = Beats.from_arrays(arrays, meta.get("beats_per_bar", 4), str(meta.get("beats_source", "")))
-        except (OSError, ValueError, KeyError) as exc:
+            score = None
+            if "score_info" in arrays:  # references built from a score (older files have none)
+                from .notation.info import ScoreInfo
+
+                score = ScoreInfo.from_dict(json.loads(str(arrays["score_info"])))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             raise StoreError(f"reference {name!r}: feature file {path} is unreadable ({exc})") from exc
-        return Reference(name, frames, beats, config, meta)
+        return Reference(name, frames, beats, config, meta, score)
 
     def _feature_file(self, name: str, meta: dict[str, Any]) -> Path:
         """The feature file an index entry names; a hand-edited entry naming anything but
@@ -265,6 +270,8 @@ class ReferenceStore:
         """Store a reference (atomically); an existing name needs ``replace=True``."""
         name = check_name(reference.name)
         arrays = {**reference.frames.arrays(), **reference.beats.arrays()}
+        if reference.score is not None:
+            arrays["score_info"] = np.array(json.dumps(reference.score.to_dict()))
         with self._locked():
             index = self.index()
             self._sweep(index)

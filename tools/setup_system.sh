@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Debian libraries matcher needs beside its Python packages: PortAudio for sounddevice
-# (live input) and libsndfile for soundfile, and python3-venv where the Python that makes
-# .venv lacks venv/ensurepip (a fresh Debian or Ubuntu). Installed with apt-get when
-# running as root; otherwise a clear message says what to install.
+# (live input), libsndfile for soundfile, the fluidsynth program with a General MIDI
+# soundfont (fluid-soundfont-gm) to render scores to audio (matcher.notation; a second
+# soundfont, timgm6mb-soundfont, renders the takes of tools/eval_score_following.py), and
+# python3-venv where the Python that makes .venv lacks venv/ensurepip (a fresh Debian or
+# Ubuntu). Installed with apt-get when running as root; otherwise a clear message says
+# what to install.
 #   --test  also PulseAudio and its ALSA plugin: the live-audio tests make a file-fed
 #           microphone with them on machines without a sound card (tools/pulse_mic.py).
 set -euo pipefail
-packages=(libportaudio2 libsndfile1)
+packages=(libportaudio2 libsndfile1 fluidsynth fluid-soundfont-gm timgm6mb-soundfont)
 if ! "${PYTHON:-python3}" -c "import ensurepip, venv" 2>/dev/null; then
   packages+=(python3-venv)
 fi
