@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # heavy modules load only when a function needs them
     from .align import AlignParams
     from .compare import Comparison
     from .follow import FollowParams, Track
+    from .resolve import ScoreOptions
     from .scoring import Score
 
 Progress = Callable[[int, int], None]
@@ -41,14 +42,16 @@ def load(
     pitch_model: str | None = None,
     quiet: bool = True,
     progress: Progress | None = None,
+    score: ScoreOptions | None = None,
 ) -> Performance:
     """A performance to follow, score or compare against.
 
     Parameters
     ----------
     source : str, PathLike or Performance
-        An audio file (preprocessed: pitch, onsets, chroma, beats), or, with ``store``, the
-        name of a stored reference (refused when made with another configuration).
+        An audio file (preprocessed: pitch, onsets, chroma, beats), a score (MusicXML,
+        ``.mxl``, MIDI, MEI: rendered, with the score's own beats and bars), or, with
+        ``store``, the name of a stored reference (refused when made with another configuration).
     beats : path, optional
         Beat times (one per line, CSV with a time column, or ``time beat_in_bar`` lines);
         default: the stored beats, else librosa's tracker.
@@ -66,12 +69,14 @@ def load(
         No notice on stderr when ``auto`` falls back to YIN.
     progress : callable, optional
         ``progress(done, total)`` [model-rate samples] while a file is preprocessed.
+    score : ScoreOptions, optional
+        How a score file (MusicXML, MIDI, MEI) is rendered: repeats, soundfont, tempo.
     """
     from .resolve import resolve
 
     return resolve(
         source, store=store, beats=beats, beats_per_bar=beats_per_bar, name=name, pitch=pitch,
-        pitch_model=pitch_model, quiet=quiet, progress=progress,
+        pitch_model=pitch_model, quiet=quiet, progress=progress, score=score,
     )  # fmt: skip
 
 

@@ -24,6 +24,16 @@ MIN_FOLLOW_FRAMES = 2
 #: Silence (below ``gate_db``) this long [s] where the reference sounds is a pause: the
 #: follower waits there, and tempo figures leave it out.
 PAUSE_S = 0.5
+#: Score files by suffix (their format): they become performances by rendering
+#: (:mod:`matcher.notation`), not by reading audio.
+SCORE_SUFFIXES = {
+    ".musicxml": "musicxml",
+    ".xml": "musicxml",
+    ".mxl": "musicxml",
+    ".mid": "midi",
+    ".midi": "midi",
+    ".mei": "mei",
+}
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,20 @@ Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
+class ScoreOptions:
+    """How a score file (MusicXML, MIDI, MEI) is rendered to a performance.
+
+    repeats : {"unfold", "none"}     play repeats as a performer does, or straight through
+    soundfont : path or None         SF2/SF3 file (default: $MATCHER_SOUNDFONT, else Debian's GM)
+    tempo_bpm : float > 0 or None    quarter notes per minute (default: the score's tempo marks)
+    """
+
+    repeats: str = "unfold"
+    soundfont: str | os.PathLike | None = None
+    tempo_bpm: float | None = None
+
+
+@dataclass(frozen=True)
 class ResolveOptions:
     """How to make a performance from a file (what a builder gets besides the path).
 
@@ -45,6 +59,7 @@ class ResolveOptions:
     name : str or None          the name to give it (default: the file stem)
     quiet : bool                no notices on stderr
     progress : callable or None ``progress(done, total)`` in model-rate samples
+    score : ScoreOptions        how a score file is rendered
     """
 
     config: Config
@@ -57,6 +72,7 @@ class ResolveOptions:
     name: str | None = None
     quiet: bool = False
     progress: Progress | None = None
+    score: ScoreOptions = ScoreOptions()
 
 
 Builder = Callable[[Path, ResolveOptions], Performance]
@@ -112,6 +128,23 @@ def build_audio(path: Path, options: ResolveOptions) -> Performance:
     return prepare_performance(
         path, config, model, options.name, options.beats, options.beats_per_bar, options.track_beats,
         options.progress,
+    )  # fmt: skip
+
+
+def build_score(path: Path, options: ResolveOptions) -> Performance:
+    """Render a score file and preprocess it (:func:`matcher.notation.build_score_reference`):
+    its beats, bars and notes are the score's."""
+    from .notation import build_score_reference, read_score
+
+    if options.beats is not None:
+        raise ParameterError(f"{path.name} is a score: it brings its own beats and bars (drop the beat file)")
+    s = options.score
+    read_score(path, repeats=s.repeats, tempo_bpm=s.tempo_bpm)  # a bad score fails before a model loads
+    model = pitch_model_for(options)
+    config = (options.like.config if options.like is not None else options.config).replace(pitch_backend=model.name)
+    return build_score_reference(
+        path, repeats=s.repeats, soundfont=s.soundfont, tempo_bpm=s.tempo_bpm, config=config, pitch_model=model,
+        name=options.name, progress=options.progress,
     )  # fmt: skip
 
 
@@ -196,6 +229,7 @@ def resolve(
     name: str | None = None,
     quiet: bool = False,
     progress: Progress | None = None,
+    score: ScoreOptions | None = None,
 ) -> Performance:
     """The performance ``spec`` names.
 
@@ -221,6 +255,8 @@ def resolve(
     name : str, optional
     quiet : bool
     progress : callable, optional
+    score : ScoreOptions, optional
+        How a score file is rendered (default: repeats unfolded, the score's tempo marks).
 
     Raises
     ------
@@ -244,7 +280,7 @@ def resolve(
         options = ResolveOptions(
             config=config or Config(), pitch=pitch, pitch_model=pitch_model, beats=beats,
             beats_per_bar=beats_per_bar, track_beats=track_beats, like=like, name=name, quiet=quiet,
-            progress=progress,
+            progress=progress, score=score or ScoreOptions(),
         )  # fmt: skip
         return BUILDERS.get(path.suffix.lower(), build_audio)(path, options)
     if beats is not None:
@@ -269,7 +305,9 @@ __all__ = [
     "BUILDERS",
     "Builder",
     "ResolveOptions",
+    "ScoreOptions",
     "build_audio",
+    "build_score",
     "check_input",
     "distinct",
     "load_stored",
@@ -279,3 +317,12 @@ __all__ = [
     "resolve",
     "stored_config",
 ]
+
+
+def _register_score_reader() -> None:
+    from .config import SCORE_SUFFIXES
+
+    register_builder(tuple(SCORE_SUFFIXES), build_score)
+
+
+_register_score_reader()

@@ -33,25 +33,51 @@ from .common import (
 
 @reference_app.command("add")
 def reference_add(
-    audio: Annotated[Path, typer.Argument(help="Audio file (WAV, FLAC, OGG, MP3; any rate and channels).")],
+    audio: Annotated[
+        Path,
+        typer.Argument(
+            help="Audio file (WAV, FLAC, OGG, MP3; any rate and channels) or a score (MusicXML, .mxl, MIDI, MEI)."
+        ),
+    ],
     name: Annotated[Optional[str], typer.Option(help="Name in the store (default: the file name).")] = None,  # noqa: UP045
     beats: BeatsOpt = None,
     beats_per_bar: BeatsPerBarOpt = 4,
     force: Annotated[bool, typer.Option("--force", help="Replace a reference of the same name.")] = False,
     pitch: PitchOpt = "auto",
     pitch_model: PitchModelOpt = None,
+    repeats: Annotated[
+        str, typer.Option(help="A score's repeats: unfold (played as a performer does) or none.")
+    ] = "unfold",
+    soundfont: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="A score is rendered with this SF2/SF3 soundfont (default: Debian's General MIDI)."),
+    ] = None,
+    tempo: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(help="A score is rendered at this tempo [quarter notes per minute] (default: its tempo marks)."),
+    ] = None,
     store: StoreOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Preprocess AUDIO (pitch, onsets, chroma, beats) and keep it in the store."""
+    """Preprocess AUDIO (pitch, onsets, chroma, beats) or render a score, and keep it in the store."""
     from ..api import load
-    from ..audio import audio_info, file_sha256
+    from ..audio import file_sha256
+    from ..config import SCORE_SUFFIXES
+    from ..errors import ParameterError
     from ..reference import check_name, name_from_path
+    from ..resolve import ScoreOptions, check_input
 
     check_beats_per_bar(beats_per_bar)
     check_pitch(pitch)  # before the same-audio check, which returns early
+    is_score = audio.suffix.lower() in SCORE_SUFFIXES
+    if repeats not in ("unfold", "none"):
+        raise ParameterError(f"--repeats must be unfold or none, got {repeats!r}")
+    if tempo is not None and not 0 < tempo < float("inf"):
+        raise ParameterError(f"--tempo must be a positive number of quarter notes per minute, got {tempo}")
+    if not is_score and (soundfont is not None or tempo is not None):
+        raise ParameterError("--soundfont and --tempo are for scores (MusicXML, MIDI, MEI), not audio files")
     ref_store = open_store(store)
-    audio_info(audio)  # fail on a bad file before loading any model
+    check_input(audio)  # fail on a bad file before loading any model
     name = check_name(name or name_from_path(audio))
     same = ref_store.find_by_hash(file_sha256(audio))
     if same and not force:
@@ -62,7 +88,7 @@ def reference_add(
     with progress(quiet, f"preprocessing {audio.name}") as update:
         ref = load(
             audio, beats=beats, beats_per_bar=beats_per_bar, name=name, pitch=pitch, pitch_model=pitch_model,
-            quiet=quiet, progress=update,
+            quiet=quiet, progress=update, score=ScoreOptions(repeats, soundfont, tempo),
         )  # fmt: skip
     ref.check_followable()  # refused now, not when first followed
     ref_store.add(ref, replace=force)
@@ -105,8 +131,9 @@ def reference_show(
     """Show one reference: metadata, pitch, beats and tempo."""
     ref = open_store(store).load(name)
     summary = public(ref.summary())
+    score = ref.score.summary() if ref.score is not None else None
     if as_json:
-        print(json.dumps(summary, indent=1))
+        print(json.dumps({**summary, "score": score} if score else summary, indent=1))
         return
     table = Table("field", "value", show_header=False)
     for key, value in summary.items():
@@ -114,6 +141,23 @@ def reference_show(
             table.add_row(key, f"{value:.3f}" if isinstance(value, float) else escape(str(value)))
     table.add_row("config", ", ".join(f"{k}={v}" for k, v in summary.get("config", {}).items()))
     out.print(table)
+    if score:
+        print_score_summary(score)
+
+
+def print_score_summary(score: dict) -> None:
+    """A score reference's sections, time signatures, tempo marks and parts, one table each."""
+    out.print(
+        f"score {escape(str(score['score']))} ({score['format']}, repeats {score['repeats']}): "
+        f"{score['bars']} bars, {score['beats']} beats, {score['notes']} notes"
+    )
+    for key in ("sections", "time_signatures", "tempo_marks", "parts"):
+        rows = score.get(key) or []
+        if rows:
+            table = Table(*rows[0].keys(), title=key.replace("_", " "))
+            for row in rows:
+                table.add_row(*(escape(str(v)) for v in row.values()))
+            out.print(table)
 
 
 @reference_app.command("remove")

@@ -23,17 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from ..config import SCORE_SUFFIXES
 from ..errors import InputFileError, ParameterError
 
-#: File suffixes read as scores, by format.
-SCORE_SUFFIXES = {
-    ".musicxml": "musicxml",
-    ".xml": "musicxml",
-    ".mxl": "musicxml",
-    ".mid": "midi",
-    ".midi": "midi",
-    ".mei": "mei",
-}
 REPEAT_MODES = ("unfold", "none")
 #: The tempo a score without tempo marks is played at [quarter notes per minute] (MIDI's default).
 DEFAULT_QPM = 120.0
