@@ -322,6 +322,32 @@ class Follower:
             )  # fmt: skip
         return raw, pos, tempo, quality, doubt
 
+    def seek(self, ref_t: float) -> None:
+        """Tell the follower the player is now at reference time ``ref_t`` [s] (a tapped bar,
+        "from the start"): the band restarts there at once, the next positions begin there
+        and go on from it; the tempo is kept, the tempo history and any pending jump or
+        far candidate of the global tracker are dropped. Not counted in :attr:`relocks`."""
+        if not np.isfinite(ref_t):
+            raise ParameterError(f"Follower.seek needs a finite reference time [s], got {ref_t!r}")
+        n_ref = len(self.reference.frames)
+        target = min(max(round(float(ref_t) / self.frame_s), 0), n_ref - 1)
+        n_win = len(self._D)
+        band = int(self._params[K.P_BAND])
+        lo = min(max(target - band, 0), max(n_ref - n_win, 0))
+        # Paths may begin a frame or two before the place told (a tap is late, never early).
+        first = np.arange(lo, lo + n_win)
+        self._D[:] = np.where((first >= target - 2) & (first <= target), 0.0, K.INF)
+        i, f = self._istate, self._fstate
+        i[K.I_LO], i[K.I_CUR] = lo, target
+        i[K.I_HIST_N] = i[K.I_OUTLIERS] = i[K.I_SILENT_RUN] = i[K.I_CAND_N] = 0
+        i[K.I_CAND] = -1
+        f[K.S_POS] = f[K.S_SILENT_POS] = f[K.S_SEARCH_POS] = float(target)
+        f[K.S_DOUBT] = 0.0
+        # The global tracker's evidence was gathered against the old place: start it afresh.
+        self._glob[:] = 0.0
+        i[K.I_G_ROW] = -1
+        self._last[:] = -1.0  # the reported position may go back to the place told
+
     def steps(self, frames: Frames) -> Track:
         """Follow ``len(frames)`` consecutive take frames; their positions."""
         m = len(frames)
