@@ -80,3 +80,18 @@ def test_seek_beyond_the_ends_lands_on_them() -> None:
     assert track.ref_t[0] <= 0.1
     follower.seek(1e6)
     assert follower.steps(stream.push(take[CFG.sr : CFG.sr + CFG.hop])).ref_t[-1] <= ref.duration
+
+
+def test_seek_before_the_first_frame() -> None:
+    """A player who taps bar 5 before playing starts there."""
+    ref, take = _reference_and_take()
+    bar_s = 4 * 60.0 / BPM
+    stream = FeatureStream(CFG, NoPitch(CFG))
+    follower = Follower(ref, lookahead_samples=stream.lookahead_samples)
+    target = float(ref.beats.times[16])
+    follower.seek(target)
+    track = _follow(follower, stream, take[int(4 * bar_s * CFG.sr) : int(7 * bar_s * CFG.sr)])
+    assert abs(track.ref_t[0] - target) <= 0.1
+    assert track.frame[0] == 0 and len(track) == len(np.unique(track.frame))
+    elapsed = track.t - track.t[0]
+    assert np.median(np.abs(track.ref_t - (target + elapsed))[elapsed > 0.1]) <= 0.05

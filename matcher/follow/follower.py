@@ -246,6 +246,7 @@ class Follower:
         self._istate = np.zeros(K.N_ISTATE, np.int64)
         self._istate[K.I_G_ROW] = -1
         self._last = np.array([-1.0, -1.0])  # last (position, reported ref_t)
+        self._pending_seek: float | None = None  # a seek told before the first frame
         self._istate[K.I_CAND] = -1
         self._fstate = np.zeros(K.N_FSTATE)
         self._fstate[K.S_TEMPO] = 1.0
@@ -329,6 +330,9 @@ class Follower:
         far candidate of the global tracker are dropped. Not counted in :attr:`relocks`."""
         if not np.isfinite(ref_t):
             raise ParameterError(f"Follower.seek needs a finite reference time [s], got {ref_t!r}")
+        if self.frames_seen == 0:  # the kernel's first column starts every path at the start
+            self._pending_seek = float(ref_t)
+            return
         n_ref = len(self.reference.frames)
         target = min(max(round(float(ref_t) / self.frame_s), 0), n_ref - 1)
         n_win = len(self._D)
@@ -353,7 +357,20 @@ class Follower:
         m = len(frames)
         j0 = self.frames_seen
         take = np.ascontiguousarray(cost_vectors(frames, self.weights, 1.0))
-        _, pos, tempo, quality, doubt = self.run_kernel(take, frames.db >= self.config.gate_db)
+        active = frames.db >= self.config.gate_db
+        if self._pending_seek is not None and m:
+            # A place told before the first frame: the first column begins the paths, then
+            # the band moves there; the first position is already the place told.
+            self.run_kernel(take[:1], active[:1])
+            self.seek(self._pending_seek)
+            self._pending_seek = None
+            first = (np.array([self._fstate[K.S_POS]]), np.array([self._fstate[K.S_TEMPO]]))
+            _, pos, tempo, quality, doubt = self.run_kernel(take[1:], active[1:])
+            pos, tempo = np.concatenate([first[0], pos]), np.concatenate([first[1], tempo])
+            quality = np.concatenate([[self._fstate[K.S_QUALITY]], quality])
+            doubt = np.concatenate([[0.0], doubt])
+        else:
+            _, pos, tempo, quality, doubt = self.run_kernel(take, active)
         frame = np.arange(j0, j0 + m)
         t = frame * self.frame_s + self.lookahead_s
         # Extrapolate over the look-ahead (the frame's centre is lookahead_s before t), and
