@@ -102,37 +102,44 @@ async def add_reference(request: Request) -> Response:
         form = await request.form(max_files=2, max_fields=8)
     except Exception as exc:  # malformed multipart: the parser's own message
         return _error(400, f"not a readable upload form ({exc})")
-    async with form:
-        audio = form.get("audio")
-        if not isinstance(audio, UploadFile):
-            return _error(400, "the form needs an 'audio' file")
-        shown = _safe_filename(audio.filename)
+    try:
+        got = await _add_from_form(state, form)
+    finally:
+        await form.close()
+    return got
+
+
+async def _add_from_form(state: ServerState, form: Any) -> Response:
+    audio = form.get("audio")
+    if not isinstance(audio, UploadFile):
+        return _error(400, "the form needs an 'audio' file")
+    shown = _safe_filename(audio.filename)
+    try:
+        name = engine.check_name(str(form.get("name") or "").strip() or engine.name_from_path(shown))
+        beats_per_bar = int(str(form.get("beats_per_bar") or 4))
+    except ValueError as exc:
+        return _error(400, str(exc))
+    replace = str(form.get("replace") or "").lower() in ("1", "true", "yes", "on")
+    beats = form.get("beats")
+    with tempfile.TemporaryDirectory(prefix="matcher-upload-") as tmp:
+        folder = Path(tmp)
+        audio_path = await _save_upload(audio, folder, "audio")
+        beats_path = None
+        if isinstance(beats, UploadFile) and beats.filename:
+            beats_path = await _save_upload(beats, folder, "beats")
         try:
-            name = engine.check_name(str(form.get("name") or "").strip() or engine.name_from_path(shown))
-            beats_per_bar = int(str(form.get("beats_per_bar") or 4))
-        except ValueError as exc:
-            return _error(400, str(exc))
-        replace = str(form.get("replace") or "").lower() in ("1", "true", "yes", "on")
-        beats = form.get("beats")
-        with tempfile.TemporaryDirectory(prefix="matcher-upload-") as tmp:
-            folder = Path(tmp)
-            audio_path = await _save_upload(audio, folder, "audio")
-            beats_path = None
-            if isinstance(beats, UploadFile) and beats.filename:
-                beats_path = await _save_upload(beats, folder, "beats")
-            try:
-                async with state.busy or contextlib.nullcontext():
-                    meta = await asyncio.to_thread(
-                        engine.add_reference, state.store, audio_path, name, beats_path, beats_per_bar, "yin", replace
-                    )
-            except engine.StoreError as exc:
-                status = 409 if "exists already" in str(exc) or "already stored" in str(exc) else 400
-                return _error(status, str(exc).replace(str(folder) + "/", ""))
-            except engine.MatcherError as exc:
-                return _error(400, f"{shown}: " + str(exc).replace(str(audio_path), "").lstrip(": "))
-            except Exception as exc:  # a decoder or model failing on odd input: the upload's fault
-                log.exception("preprocessing %s failed", shown)
-                return _error(422, f"{shown}: could not preprocess ({type(exc).__name__})")
+            async with state.busy or contextlib.nullcontext():
+                meta = await asyncio.to_thread(
+                    engine.add_reference, state.store, audio_path, name, beats_path, beats_per_bar, "yin", replace
+                )
+        except engine.StoreError as exc:
+            status = 409 if "exists already" in str(exc) or "already stored" in str(exc) else 400
+            return _error(status, str(exc).replace(str(folder) + "/", ""))
+        except engine.MatcherError as exc:
+            return _error(400, f"{shown}: " + str(exc).replace(str(audio_path), "").lstrip(": "))
+        except Exception as exc:  # a decoder or model failing on odd input: the upload's fault
+            log.exception("preprocessing %s failed", shown)
+            return _error(422, f"{shown}: could not preprocess ({type(exc).__name__})")
     return JSONResponse(meta, status_code=201)
 
 
