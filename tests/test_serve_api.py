@@ -16,14 +16,14 @@ import soundfile as sf
 pytest.importorskip("starlette")
 pytest.importorskip("httpx")
 
-from starlette.testclient import TestClient  # noqa: E402
-from starlette.websockets import WebSocketDisconnect  # noqa: E402
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
-from matcher.audio import file_blocks  # noqa: E402
-from matcher.follow import follow_blocks  # noqa: E402
-from matcher.reference import ReferenceStore  # noqa: E402
-from matcher.serve import create_app  # noqa: E402
-from matcher.serve.demo import DemoTake, make_demo  # noqa: E402
+from matcher.audio import file_blocks
+from matcher.follow import follow_blocks
+from matcher.reference import ReferenceStore
+from matcher.serve import create_app
+from matcher.serve.demo import DemoTake, make_demo
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -194,8 +194,6 @@ def test_a_client_vanishing_mid_take_ends_the_session_and_keeps_the_take(demo, s
             history = client.get("/api/references/demo/takes").json()
             if history and not client.app.state.matcher.registry.active:
                 break
-            import time
-
             time.sleep(0.05)
         assert client.app.state.matcher.registry.active == {}
     assert len(history) == 1 and history[0]["ended_by"] == "client left"
@@ -209,22 +207,25 @@ def test_two_sessions_do_not_disturb_each_other(demo, store_copy) -> None:  # ty
     b, sr_b = _pcm(take48.path, 30.0, "s16")
     b_from = take48.beat_times[8]  # the second player starts at bar 3 and says so
     b = b[int(b_from * sr_b) : int((b_from + 4.5) * sr_b)]
-    with TestClient(create_app(store_copy)) as client:
-        with client.websocket_connect("/api/follow/demo") as wa, client.websocket_connect("/api/follow/demo") as wb:
-            wa.send_text(json.dumps({"type": "start", "sample_rate": sr_a, "format": "f32"}))
-            wb.send_text(json.dumps({"type": "start", "sample_rate": sr_b, "format": "s16"}))
-            assert wa.receive_json()["take"] != wb.receive_json()["take"]
-            wb.send_text(json.dumps({"type": "seek", "bar": 3}))
-            na, nb = -(-len(a) // 256), -(-len(b) // 768)
-            for k in range(max(na, nb)):  # interleaved, as two browsers would send
-                if k < na:
-                    wa.send_bytes(a[k * 256 : (k + 1) * 256].tobytes())
-                if k < nb:
-                    wb.send_bytes(b[k * 768 : (k + 1) * 768].tobytes())
-            wa.send_text(json.dumps({"type": "stop"}))
-            wb.send_text(json.dumps({"type": "stop"}))
-            got_a, _ = _collect(wa)
-            got_b, _ = _collect(wb)
+    with (
+        TestClient(create_app(store_copy)) as client,
+        client.websocket_connect("/api/follow/demo") as wa,
+        client.websocket_connect("/api/follow/demo") as wb,
+    ):
+        wa.send_text(json.dumps({"type": "start", "sample_rate": sr_a, "format": "f32"}))
+        wb.send_text(json.dumps({"type": "start", "sample_rate": sr_b, "format": "s16"}))
+        assert wa.receive_json()["take"] != wb.receive_json()["take"]
+        wb.send_text(json.dumps({"type": "seek", "bar": 3}))
+        na, nb = -(-len(a) // 256), -(-len(b) // 768)
+        for k in range(max(na, nb)):  # interleaved, as two browsers would send
+            if k < na:
+                wa.send_bytes(a[k * 256 : (k + 1) * 256].tobytes())
+            if k < nb:
+                wb.send_bytes(b[k * 768 : (k + 1) * 768].tobytes())
+        wa.send_text(json.dumps({"type": "stop"}))
+        wb.send_text(json.dumps({"type": "stop"}))
+        got_a, _ = _collect(wa)
+        got_b, _ = _collect(wb)
     # A is followed exactly as if alone; B from bar 3 on, to where its audio ends.
     _same_positions(got_a, _expected(store_copy, take16.path, 6.0))
     truth_b = np.interp(b_from + 4.5, take48.beat_times, take48.ref_beat_times)
@@ -245,7 +246,7 @@ def test_reference_list_and_detail(store_copy) -> None:  # type: ignore[no-untyp
     assert detail["beats"]["bars"][:5] == [1.0, 1.25, 1.5, 1.75, 2.0]
     assert len(detail["beats"]["times"]) == 33
     level = np.array(detail["overview"]["level"])
-    assert len(level) == 1200 and 0 <= level.min() and level.max() <= 1 and level.max() > 0.5
+    assert len(level) == 1200 and level.min() >= 0 and level.max() <= 1 and level.max() > 0.5
     assert detail["overview"]["seconds_per_point"] * len(level) == pytest.approx(detail["duration"], abs=1e-3)
     assert client.get("/api/references/nothing").status_code == 404
 

@@ -64,7 +64,8 @@ def make_demo(
         store.remove(name)
     engine.add_reference(store, ref_path, name, beats_file, BEATS_PER_BAR, "yin", replace=True)
     take = render(notes, take_map, take_sr, timbre=1, noise_db=35.0, seed=1)
-    take = np.concatenate([np.zeros(int(lead_s * take_sr), np.float32), take, np.zeros(int(tail_s * take_sr), np.float32)])
+    lead, tail = np.zeros(int(lead_s * take_sr), np.float32), np.zeros(int(tail_s * take_sr), np.float32)
+    take = np.concatenate([lead, take, tail])
     take_path = folder / f"take_{take_sr}.wav"
     sf.write(take_path, take, take_sr, subtype="PCM_16")
     return DemoTake(take_path, take_sr, lead_s, lead_s + take_map.seconds(beats[:-1]), ref_map.seconds(beats[:-1]))
