@@ -357,6 +357,8 @@ def test_pages_and_their_scripts_are_served(store_copy) -> None:  # type: ignore
         for src in [part.split('"')[0] for part in html.text.split('src="')[1:]]:
             assert src.startswith("/") and client.get(src).status_code == 200, src  # no CDN
     assert "registerProcessor" in client.get("/worklet.js").text
+    for trick in ("/..%2Fengine.py", "/%2e%2e/engine.py", "/../app.py", "/static/../engine.py"):
+        assert client.get(trick).status_code == 404, trick  # the package's code is not served
 
 
 def test_the_token_guards_pages_api_and_websocket(store_copy) -> None:  # type: ignore[no-untyped-def]
@@ -370,3 +372,33 @@ def test_the_token_guards_pages_api_and_websocket(store_copy) -> None:  # type: 
     client.cookies.clear()
     with pytest.raises(WebSocketDisconnect), client.websocket_connect("/api/follow/demo") as ws:
         ws.receive_json()
+
+
+def test_upload_progress_while_preprocessing(store_copy, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    from matcher.serve import engine
+
+    halfway, release = threading.Event(), threading.Event()
+
+    def slow_add(store, audio_path, name, beats_path, beats_per_bar, pitch, replace, progress):  # type: ignore[no-untyped-def]
+        progress(5, 10)
+        halfway.set()
+        release.wait(30)
+        return {"name": name}
+
+    monkeypatch.setattr(engine, "add_reference", slow_add)
+    with TestClient(create_app(store_copy)) as client:
+        answers: list = []
+        files = {"audio": ("a.wav", _wav_bytes(), "audio/wav")}
+        post = threading.Thread(
+            target=lambda: answers.append(client.post("/api/references", files=files, data={"upload_id": "abcd1234"}))
+        )
+        post.start()
+        assert halfway.wait(30)
+        assert client.get("/api/uploads/abcd1234").json() == {"stage": "preprocessing", "done": 5, "total": 10}
+        release.set()
+        post.join(30)
+        assert answers[0].status_code == 201
+        assert client.get("/api/uploads/abcd1234").status_code == 404  # done: forgotten
+        assert client.get("/api/uploads/nothing99").status_code == 404

@@ -5,6 +5,8 @@ Endpoints (JSON unless said; errors are ``{"error": MESSAGE}`` with a 4xx status
 * ``GET /api/references`` — stored references (public metadata).
 * ``POST /api/references`` — multipart form: ``audio`` (file), optional ``beats`` (file),
   ``name``, ``beats_per_bar``, ``replace``; preprocesses and stores; 201 and the metadata.
+* ``GET /api/uploads/{upload_id}`` — ``{"stage", "done", "total"}`` (model-rate samples) of
+  an upload being preprocessed (the form's optional ``upload_id``: 8-40 letters and digits).
 * ``GET /api/references/{name}`` — metadata, beats (time, number, bar) and a waveform overview.
 * ``DELETE /api/references/{name}`` — removes it and its takes.
 * ``GET /api/references/{name}/takes`` — the take history, newest first.
@@ -46,6 +48,7 @@ log = logging.getLogger("matcher.serve")
 #: Default upload limit [bytes] for one request (audio and beats file together).
 DEFAULT_MAX_UPLOAD = 200 * 1024 * 1024
 _SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,5}$")
+_UPLOAD_ID = re.compile(r"^[A-Za-z0-9]{8,40}$")
 
 
 @dataclass
@@ -55,6 +58,7 @@ class ServerState:
     max_upload: int = DEFAULT_MAX_UPLOAD
     registry: Registry = field(default_factory=Registry)
     busy: asyncio.Lock | None = None  # one preprocessing or scoring job at a time
+    progress: dict[str, dict[str, Any]] = field(default_factory=dict)  # upload id -> progress
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -106,7 +110,14 @@ async def add_reference(request: Request) -> Response:
         got = await _add_from_form(state, form)
     finally:
         await form.close()
+        state.progress.pop(str(form.get("upload_id") or ""), None)
     return got
+
+
+async def upload_progress(request: Request) -> Response:
+    """How far the preprocessing of an upload (its form's ``upload_id``) has come."""
+    got = _state(request).progress.get(request.path_params["upload_id"])
+    return JSONResponse(got) if got is not None else _error(404, "no upload in progress with this id")
 
 
 async def _add_from_form(state: ServerState, form: Any) -> Response:
@@ -121,6 +132,14 @@ async def _add_from_form(state: ServerState, form: Any) -> Response:
         return _error(400, str(exc))
     replace = str(form.get("replace") or "").lower() in ("1", "true", "yes", "on")
     beats = form.get("beats")
+    upload_id = str(form.get("upload_id") or "")
+    report = None
+    if _UPLOAD_ID.match(upload_id) and len(state.progress) < 64:
+        state.progress[upload_id] = {"stage": "queued", "done": 0, "total": 0}
+
+        def report(done: int, total: int) -> None:
+            state.progress[upload_id] = {"stage": "preprocessing", "done": done, "total": total}
+
     with tempfile.TemporaryDirectory(prefix="matcher-upload-") as tmp:
         folder = Path(tmp)
         audio_path = await _save_upload(audio, folder, "audio")
@@ -130,7 +149,15 @@ async def _add_from_form(state: ServerState, form: Any) -> Response:
         try:
             async with state.busy or contextlib.nullcontext():
                 meta = await asyncio.to_thread(
-                    engine.add_reference, state.store, audio_path, name, beats_path, beats_per_bar, "yin", replace
+                    engine.add_reference,
+                    state.store,
+                    audio_path,
+                    name,
+                    beats_path,
+                    beats_per_bar,
+                    "yin",
+                    replace,
+                    report,
                 )
         except engine.StoreError as exc:
             status = 409 if "exists already" in str(exc) or "already stored" in str(exc) else 400
@@ -272,6 +299,7 @@ def create_app(
     routes = [
         Route("/api/references", list_references, methods=["GET"]),
         Route("/api/references", add_reference, methods=["POST"]),
+        Route("/api/uploads/{upload_id:str}", upload_progress, methods=["GET"]),
         Route(f"/api/references/{name}", reference_detail, methods=["GET"]),
         Route(f"/api/references/{name}", remove_reference, methods=["DELETE"]),
         Route(f"/api/references/{name}/takes", take_history, methods=["GET"]),

@@ -32,11 +32,24 @@ async function remove(name) {
 
 function upload(data) {
   progress.hidden = false; progress.value = 0;
+  const uploadId = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, "0")).join("");
+  data.set("upload_id", uploadId);
+  let poll = null;
   say(message, "uploading…");
   const xhr = new XMLHttpRequest();
   xhr.open("POST", "/api/references");
   xhr.upload.onprogress = (e) => { if (e.lengthComputable) progress.value = e.loaded / e.total; };
-  xhr.upload.onload = () => { progress.removeAttribute("value"); say(message, "preprocessing (pitch, onsets, beats)…"); };
+  xhr.upload.onload = () => {
+    progress.value = 0;
+    say(message, "preprocessing (pitch, onsets, beats)…");
+    poll = setInterval(async () => {
+      try {
+        const p = await api.json(`/api/uploads/${uploadId}`);
+        if (p.total) { progress.value = p.done / p.total; say(message, `preprocessing (pitch, onsets, beats)… ${Math.round(100 * p.done / p.total)} %`); }
+      } catch (e) { /* finished or not started yet */ }
+    }, 300);
+  };
+  xhr.onloadend = () => { if (poll) clearInterval(poll); };
   xhr.onload = () => {
     progress.hidden = true;
     let body = {};
