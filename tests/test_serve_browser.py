@@ -57,12 +57,15 @@ def test_the_page_shows_the_bar_being_played_and_its_score(demo, tmp_path: Path)
         assert (shots / f"{name}.png").stat().st_size > 10_000
 
 
-def test_tapping_a_bar_moves_the_follower_there(demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    store, take = demo
+def test_tapping_a_bar_moves_the_follower_there(tmp_path: Path) -> None:
+    """The player stops at bar 5 and goes on from bar 9, tapping bar 9 on the page."""
+    store = tmp_path / "store"
+    take = make_demo(tmp_path, ReferenceStore(store), n_bars=12, take_sr=48000, jump=(5, 9))
+    assert take.jump_s is not None
     with bs.Server(store) as base:
         driver = bs.chromium(take.path, tmp_path / "profile")
         try:
-            log, _ = bs.follow_in_browser(base, driver, 9.0, tap=(5.0, 9))
+            log, _ = bs.follow_in_browser(base, driver, take.jump_s + 5.0, tap=(take.jump_s + bs.TAP_REACTION_S, 9))
         finally:
             driver.quit()
     result = bs.figures(log, take, store)
@@ -70,3 +73,4 @@ def test_tapping_a_bar_moves_the_follower_there(demo, tmp_path: Path) -> None:  
     assert result["seek_bar_start_s"] == pytest.approx(bs.bar_start(log["detail"], 9), abs=1e-3)
     assert abs(result["seek_first_error_ms"]) <= 200
     assert result["seek_then_forward"]
+    assert result["bar_right_after_seek_pct"] >= 90.0

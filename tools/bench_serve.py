@@ -11,8 +11,9 @@ Figures printed:
 * delay: from a sample reaching the page (the AudioWorklet's block posted to the page's
   thread; Chromium's capture buffer before it is not seen) to the page drawing a position
   that depends on it (``requestAnimationFrame`` after the WebSocket message): median, p90;
-* tap-to-seek: after tapping a bar on the waveform, the first position's distance from
-  the bar's start, and whether the positions go on forward from there.
+* tap-to-seek (``--jump A B``: the take plays up to bar A and goes on from bar B, and the
+  page's bar B is tapped then): the first position's distance from the bar's start, whether
+  the positions go on forward from there, and the bar right share of the beats after it.
 
 The take's time axis is matched to the fake capture file's by cross-correlating the audio
 the server saved with the file (Chromium starts the file when the device opens).
@@ -40,6 +41,8 @@ from matcher.serve.demo import DemoTake, make_demo
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SIZES = {"1280x800": (1280, 800), "768x1024": (768, 1024)}
+#: How long after the take's jump [s] the page is tapped (a player's hand, roughly).
+TAP_REACTION_S = 0.1
 
 
 def browser_available() -> bool:
@@ -221,6 +224,10 @@ def figures(log: dict[str, Any], take: DemoTake, store: Path) -> dict[str, Any]:
     if log["seeks"]:
         seek = log["seeks"][0]
         after = [p for p in pos if p["receivedAt"] > seek["at"]]
+        judged_after = [k for k, ok in zip(judged, right, strict=True) if mids[k] > seek["t"]]
+        if judged_after:
+            ok_after = [ok for k, ok in zip(judged, right, strict=True) if mids[k] > seek["t"]]
+            out["bar_right_after_seek_pct"] = round(100.0 * float(np.mean(ok_after)), 1)
         if after:
             first = after[0]
             out["seek_bar_start_s"] = seek["ref_t"]
@@ -252,7 +259,14 @@ def score_screenshots(base: str, driver: Any, take_id: str, folder: Path) -> Non
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="wall time to listen")
-    parser.add_argument("--tap-bar", type=int, default=None, help="tap this bar after a third of the time")
+    parser.add_argument(
+        "--jump",
+        type=int,
+        nargs=2,
+        metavar=("FROM", "TO"),
+        default=None,
+        help="the take jumps from bar FROM to bar TO, and the page is tapped at bar TO then",
+    )
     parser.add_argument("--screenshots", type=Path, default=None, help="write the page's screenshots here")
     args = parser.parse_args()
     if not browser_available():
@@ -261,13 +275,13 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="matcher-bench-serve-"))
     try:
         store = work / "store"
-        take = make_demo(work, ReferenceStore(store), n_bars=12, take_sr=48000)
+        take = make_demo(work, ReferenceStore(store), n_bars=12, take_sr=48000, jump=args.jump)
         with Server(store) as base:
             driver = chromium(take.path, work / "profile")
             try:
                 if args.screenshots is not None:
                     args.screenshots.mkdir(parents=True, exist_ok=True)
-                tap = None if args.tap_bar is None else (args.seconds / 3, args.tap_bar)
+                tap = None if take.jump_s is None else (take.jump_s + TAP_REACTION_S, args.jump[1])
                 log, _ = follow_in_browser(base, driver, args.seconds, tap, args.screenshots)
                 result = figures(log, take, store)
                 if args.screenshots is not None:
