@@ -74,8 +74,9 @@ function drawGauge(canvas, devPct) {
   const zones = [[-span, -10, "#c62828"], [-10, -3, "#b7791f"], [-3, 3, "#1a7f37"], [3, 10, "#b7791f"], [10, span, "#c62828"]];
   g.lineWidth = 12;
   for (const [a, b, c] of zones) { g.strokeStyle = c; g.beginPath(); g.arc(cx, cy, r, angle(a), angle(b)); g.stroke(); }
-  g.fillStyle = "#6b6b70"; g.font = "12px system-ui, sans-serif"; g.textAlign = "center";
-  g.fillText("slower", cx - r + 18, cy); g.fillText("faster", cx + r - 18, cy);
+  g.fillStyle = "#6b6b70"; g.font = "12px system-ui, sans-serif";
+  g.textAlign = "right"; g.fillText("slower", cx - r - 10, cy);
+  g.textAlign = "left"; g.fillText("faster", cx + r + 10, cy);
   if (devPct != null) {
     const a = angle(devPct);
     g.strokeStyle = "#1d1d1f"; g.lineWidth = 3;

@@ -5,6 +5,7 @@ const refName = param("ref");
 const $ = (id) => document.getElementById(id);
 const message = $("message");
 const BLOCK = 384; // samples per WebSocket message (8 ms at 48 kHz)
+const TEMPO_SETTLES_S = 2.0; // the tempo shown after a start or a tap needs this much take
 let ref = null, socket = null, audio = null, last = null, tappedBar = null, heldSince = null;
 const curve = [];
 // What the page showed, for the browser tests and anyone curious (window.matcherLog).
@@ -21,7 +22,8 @@ async function loadReference() {
 function draw() {
   if (!ref) return;
   drawWaveform($("waveform"), ref, last ? last.ref_t : null, tappedBar);
-  drawGauge($("gauge"), last ? last.tempo_dev_pct : null);
+  const settled = last && last.t - (log.tempoFrom || 0) >= TEMPO_SETTLES_S;
+  drawGauge($("gauge"), settled ? last.tempo_dev_pct : null);
   drawTempoCurve($("tempoCurve"), curve, last ? last.t : 0);
 }
 let drawPending = false;
@@ -45,10 +47,12 @@ function show(p) {
     $("bar").textContent = String(bar);
     $("beat").textContent = String(Math.min(bpb, Math.floor((p.bar - bar) * bpb + 1e-6) + 1));
   } else { $("bar").textContent = "–"; $("beat").textContent = "–"; }
-  $("tempo").textContent = `${p.tempo_dev_pct >= 0 ? "+" : ""}${p.tempo_dev_pct.toFixed(0)} %`;
+  const settled = p.t - (log.tempoFrom || 0) >= TEMPO_SETTLES_S;
+  $("tempo").textContent = settled ? `${p.tempo_dev_pct >= 0 ? "+" : ""}${p.tempo_dev_pct.toFixed(0)} %` : "…";
   $("clock").textContent = fmtSeconds(p.t);
   $("state").textContent = state; $("state").className = state;
-  curve.push([p.t, p.tempo_dev_pct]);
+  // The tempo is the slope of the last seconds of path: before there are some, it says little.
+  if (p.t - (log.tempoFrom || 0) >= TEMPO_SETTLES_S) curve.push([p.t, p.tempo_dev_pct]);
   while (curve.length && curve[0][0] < p.t - 35) curve.shift();
 }
 
@@ -66,7 +70,7 @@ function onMessage(event) {
 
 function onEvent(e) {
   if (e.event === "ready") { log.take = e.take; say(message, "listening — play!", "ok"); flushQueue(); }
-  else if (e.event === "seeked") { log.seeks.push({ ...e, at: performance.now() }); }
+  else if (e.event === "seeked") { log.seeks.push({ ...e, at: performance.now() }); log.tempoFrom = e.t; }
   else if (e.event === "error") say(message, e.message, "error");
   else if (e.event === "ended") {
     log.ended = true;
