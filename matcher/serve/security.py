@@ -14,9 +14,11 @@ import ipaddress
 import secrets
 from http.cookies import SimpleCookie
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
 COOKIE = "matcher_token"
 
@@ -80,7 +82,7 @@ class TokenMiddleware:
             await self.app(scope, receive, send)
             return
 
-        async def send_with_cookie(message: dict) -> None:  # type: ignore[type-arg]
+        async def send_with_cookie(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 cookie = f"{COOKIE}={self.token}; Path=/; HttpOnly; Secure; SameSite=Strict"
                 message = {**message, "headers": [*message.get("headers", []), (b"set-cookie", cookie.encode())]}
@@ -98,7 +100,9 @@ def self_signed_certificate(folder: Path, host: str) -> tuple[Path, Path]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"matcher serve {host}")])
-    alt: list[x509.GeneralName] = [x509.DNSName("localhost")]
+    import socket
+
+    alt: list[x509.GeneralName] = [x509.DNSName("localhost"), x509.DNSName(socket.gethostname())]
     try:
         alt.append(x509.IPAddress(ipaddress.ip_address(host)))
     except ValueError:
