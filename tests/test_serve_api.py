@@ -168,6 +168,7 @@ def test_malformed_messages_end_the_session_with_one_message(store_copy, message
             assert closed.value.code in (1003, 1008)
         assert client.app.state.matcher.registry.active == {}
         assert client.get("/api/references/demo").status_code == 200  # the server goes on
+    assert not list(store_copy.rglob("*.flac"))  # nothing worth keeping was heard
 
 
 def test_unknown_reference_over_the_websocket(store_copy) -> None:  # type: ignore[no-untyped-def]
@@ -198,6 +199,9 @@ def test_a_client_vanishing_mid_take_ends_the_session_and_keeps_the_take(demo, s
         assert client.app.state.matcher.registry.active == {}
     assert len(history) == 1 and history[0]["ended_by"] == "client left"
     assert history[0]["seconds"] == pytest.approx(3.0, abs=0.05)
+    kept = sf.info(store_copy / "takes" / "demo" / f"{history[0]['take']}.flac")
+    assert kept.samplerate == 16000 and kept.duration == pytest.approx(3.0, abs=0.05)
+    assert not list(store_copy.rglob("*.part.flac"))
     assert (store_copy / "index.json").read_bytes() == index_before
 
 

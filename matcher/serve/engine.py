@@ -159,32 +159,46 @@ class LiveFollow:
     """One live take: PCM blocks at any rate in, positions out (the loop of
     :func:`matcher.follow.follow_blocks`, pushed instead of pulled).
 
-    The take's audio at the model rate is kept (up to ``max_seconds``) so that it can be
-    saved and scored when the take ends.
+    With ``record_to``, the take's audio at the model rate is written there (16-bit FLAC)
+    as it arrives, up to ``max_seconds``, so that it can be scored when the take ends; the
+    memory a session holds stays small (positions in 32-bit numbers, merged in runs).
     """
 
-    def __init__(self, reference: Reference, sample_rate: int, max_seconds: float = 3600.0) -> None:
+    def __init__(
+        self, reference: Reference, sample_rate: int, record_to: Path | None = None, max_seconds: float = 4 * 3600.0
+    ) -> None:
         self.reference = reference
         config = reference.config
         self.sample_rate = sample_rate
         self._resampler = Resampler(sample_rate, config.sr)
         self._stream = FeatureStream(config, NoPitch(config))
         self.follower = Follower(reference, lookahead_samples=self._stream.lookahead_samples)
-        self._audio: list[np.ndarray] = []
-        self._kept = 0
+        self._record: Any = None
+        if record_to is not None:
+            import soundfile as sf
+
+            record_to.parent.mkdir(parents=True, exist_ok=True)
+            self._record = sf.SoundFile(record_to, "w", config.sr, 1, "PCM_16", format="FLAC")
+        self.recorded_samples = 0
         self._max_samples = int(max_seconds * config.sr)
-        self._tracks: list[Track] = []
+        self._parts: list[Track] = []
+        self._recent: list[Track] = []  # a block brings a frame or two: merged in runs of 256
         self.samples_in = 0
 
-    def _feed(self, samples: np.ndarray) -> Track:
-        if self._kept < self._max_samples:
-            keep = samples[: self._max_samples - self._kept]
-            self._audio.append(keep)
-            self._kept += len(keep)
-        frames = self._stream.push(samples)
-        track = self.follower.steps(frames)
+    def _keep_track(self, track: Track) -> None:
         if len(track):
-            self._tracks.append(track.compact())
+            self._recent.append(track)
+            if len(self._recent) >= 256:
+                self._parts.append(Track.concat(self._recent).compact())
+                self._recent.clear()
+
+    def _feed(self, samples: np.ndarray) -> Track:
+        if self._record is not None and self.recorded_samples < self._max_samples:
+            keep = samples[: self._max_samples - self.recorded_samples]
+            self._record.write(keep)
+            self.recorded_samples += len(keep)
+        track = self.follower.steps(self._stream.push(samples))
+        self._keep_track(track)
         return track
 
     def push(self, pcm: np.ndarray) -> Track:
@@ -193,12 +207,18 @@ class LiveFollow:
         return self._feed(self._resampler.push(pcm))
 
     def finish(self) -> Track:
-        """The end of the take: the resampler's and the stream's last samples."""
+        """The end of the take: the resampler's and the stream's last samples; closes the recording."""
         track = self._feed(self._resampler.push(np.zeros(0, np.float32), last=True))
         rest = self.follower.steps(self._stream.flush())
-        if len(rest):
-            self._tracks.append(rest.compact())
+        self._keep_track(rest)
+        self.close()
         return Track.concat([track, rest]) if len(track) else rest
+
+    def close(self) -> None:
+        """Close the recording (the take heard so far stays in it)."""
+        if self._record is not None:
+            self._record.close()
+            self._record = None
 
     def seek(self, ref_t: float) -> None:
         """The player says they are at ``ref_t`` [s] now."""
@@ -217,11 +237,8 @@ class LiveFollow:
 
     def track(self) -> Track:
         """Every position of the take so far."""
-        return Track.concat(self._tracks) if self._tracks else self.follower.steps(self._stream.flush())
-
-    def audio(self) -> np.ndarray:
-        """The take at the model rate (float32 mono)."""
-        return np.concatenate(self._audio) if self._audio else np.zeros(0, np.float32)
+        parts = self._parts + self._recent
+        return Track.concat(parts) if parts else self.follower.steps(self._stream.flush())
 
 
 def follow_file(reference: Reference, blocks: Any, on_track: Callable[[Track], None] | None = None) -> Track:

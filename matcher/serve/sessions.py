@@ -29,6 +29,7 @@ import json
 import logging
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -130,6 +131,7 @@ class LiveSession:
         self.take_id = new_take_id()
         self.started = dt.datetime.now(dt.timezone.utc)
         self.live: engine.LiveFollow | None = None
+        self.recording: Path | None = None  # the take's audio while it is recorded
         self.ended_by = "client left"
 
     async def run(self, name: str) -> None:
@@ -162,7 +164,8 @@ class LiveSession:
         if first.get("text") is None:
             raise ProtocolError("the first message must be the JSON start message, not audio")
         rate, fmt = parse_start(first["text"])
-        self.live = live = await asyncio.to_thread(engine.LiveFollow, reference, rate)
+        self.recording = self.takes.path(name, self.take_id, ".part.flac")
+        self.live = live = await asyncio.to_thread(engine.LiveFollow, reference, rate, self.recording)
         await self.ws.send_json(
             {"event": "ready", "take": self.take_id, "reference": name, "sample_rate": rate, "format": fmt}
         )
@@ -218,21 +221,26 @@ class LiveSession:
     async def _keep(self) -> dict[str, Any] | None:
         """Save the take heard so far (once); its metadata, None when too short to keep."""
         live, self.live = self.live, None
-        if live is None or live.seconds < MIN_TAKE_SECONDS:
+        if live is None:
+            return None
+        live.close()
+        if live.seconds < MIN_TAKE_SECONDS:
+            if self.recording is not None:
+                self.recording.unlink(missing_ok=True)
             return None
         return await asyncio.to_thread(self._save, live)
 
     def _save(self, live: engine.LiveFollow) -> dict[str, Any]:
         name = live.reference.name
         track = live.track()
-        audio = live.audio()
         sr = live.reference.config.sr
-        self.takes.save_audio(name, self.take_id, audio, sr)
+        assert self.recording is not None
+        self.recording.replace(self.takes.path(name, self.take_id, ".flac"))
         meta = {
             "take": self.take_id,
             "reference": name,
             "date": self.started.isoformat(timespec="seconds"),
-            "seconds": round(len(audio) / sr, 3),
+            "seconds": round(live.recorded_samples / sr, 3),
             "ended_by": self.ended_by,
             "follow": engine.take_summary(live.reference, track),
         }

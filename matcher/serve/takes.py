@@ -2,7 +2,8 @@
 
 Layout (inside the reference store's folder)::
 
-    takes/<reference>/<take id>.flac         the take's audio at the model rate
+    takes/<reference>/<take id>.part.flac    the take's audio while it is recorded
+    takes/<reference>/<take id>.flac         the take's audio at the model rate (16-bit)
     takes/<reference>/<take id>.json         date, length, summary of the follow, score summary
     takes/<reference>/<take id>.score.json   the practice score (as `matcher score --json`)
     takes/<reference>/<take id>.score.png    its picture
@@ -24,8 +25,6 @@ import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 _TAKE_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
 _REF_NAME = re.compile(r"^[\w][\w.+-]{0,99}$")
@@ -67,17 +66,6 @@ class TakeStore:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
-
-    def save_audio(self, reference: str, take_id: str, audio: np.ndarray, sr: int) -> Path:
-        import io
-
-        import soundfile as sf
-
-        buf = io.BytesIO()
-        sf.write(buf, audio, sr, format="FLAC")
-        target = self.path(reference, take_id, ".flac")
-        self._write(target, buf.getvalue())
-        return target
 
     def save_json(self, reference: str, take_id: str, suffix: str, data: dict[str, Any]) -> None:
         self._write(self.path(reference, take_id, suffix), json.dumps(data, indent=1, allow_nan=False).encode())
