@@ -28,6 +28,7 @@ import datetime as dt
 import json
 import logging
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,7 @@ class LiveSession:
         self.started = dt.datetime.now(dt.timezone.utc)
         self.live: engine.LiveFollow | None = None
         self.recording: Path | None = None  # the take's audio while it is recorded
+        self.worker = ThreadPoolExecutor(1, thread_name_prefix="matcher-serve-session")
         self.ended_by = "client left"
 
     async def run(self, name: str) -> None:
@@ -150,7 +152,6 @@ class LiveSession:
             self.ended_by = f"error: {exc}"
             await self._refuse(str(exc), CLOSE_POLICY)
         finally:
-            self.registry.close(self.take_id)
             await self._keep()
 
     async def _serve(self, name: str) -> None:
@@ -165,7 +166,7 @@ class LiveSession:
             raise ProtocolError("the first message must be the JSON start message, not audio")
         rate, fmt = parse_start(first["text"])
         self.recording = self.takes.path(name, self.take_id, ".part.flac")
-        self.live = live = await asyncio.to_thread(engine.LiveFollow, reference, rate, self.recording)
+        self.live = live = await self._on_worker(engine.LiveFollow, reference, rate, self.recording)
         await self.ws.send_json(
             {"event": "ready", "take": self.take_id, "reference": name, "sample_rate": rate, "format": fmt}
         )
@@ -174,7 +175,7 @@ class LiveSession:
             if msg["type"] == "websocket.disconnect":
                 return
             if msg.get("bytes") is not None:
-                track = await asyncio.to_thread(live.push, decode_pcm(msg["bytes"], fmt, rate))
+                track = await self._on_worker(live.push, decode_pcm(msg["bytes"], fmt, rate))
                 if len(track):
                     await self.ws.send_text("".join(p.to_json() + "\n" for p in track.positions()))
                 continue
@@ -188,7 +189,7 @@ class LiveSession:
                 await self.ws.send_json({"event": "seeked", "ref_t": 0.0, "t": round(live.seconds, 4)})
             elif kind == "stop":
                 self.ended_by = "stop"
-                track = await asyncio.to_thread(live.finish)
+                track = await self._on_worker(live.finish)
                 if len(track):
                     await self.ws.send_text("".join(p.to_json() + "\n" for p in track.positions()))
                 meta = await self._keep()
@@ -222,15 +223,26 @@ class LiveSession:
         """Save the take heard so far (once); its metadata, None when too short to keep."""
         live, self.live = self.live, None
         if live is None:
+            self.worker.shutdown(wait=False)
+            self.registry.close(self.take_id)
             return None
+        # On the session's worker, after any block still being followed; shielded, so a
+        # cancelled connection (the client vanished) still keeps what was heard.
+        saving = asyncio.get_running_loop().run_in_executor(self.worker, self._save, live)
+        saving.add_done_callback(lambda _: self.registry.close(self.take_id))  # active until saved
+        self.worker.shutdown(wait=False)
+        return await asyncio.shield(saving)
+
+    async def _on_worker(self, fn: Any, *args: Any) -> Any:
+        """Run ``fn`` on the session's own thread: its follower is used by one thread, in order."""
+        return await asyncio.get_running_loop().run_in_executor(self.worker, fn, *args)
+
+    def _save(self, live: engine.LiveFollow) -> dict[str, Any] | None:
         live.close()
         if live.seconds < MIN_TAKE_SECONDS:
             if self.recording is not None:
                 self.recording.unlink(missing_ok=True)
             return None
-        return await asyncio.to_thread(self._save, live)
-
-    def _save(self, live: engine.LiveFollow) -> dict[str, Any]:
         name = live.reference.name
         track = live.track()
         sr = live.reference.config.sr
