@@ -429,3 +429,32 @@ def test_sessions_beyond_the_limit_are_refused_with_a_message(store_copy) -> Non
         a.send_bytes(np.zeros(1600, "<f4").tobytes())  # the first session goes on
         a.send_text(json.dumps({"type": "stop"}))
         assert _collect(a)[1]["event"] == "ended"
+
+
+def test_a_failure_inside_the_server_ends_the_session_with_one_message(demo, store_copy, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from matcher.serve import engine
+
+    push = engine.LiveFollow.push
+
+    def failing_push(self, pcm):  # type: ignore[no-untyped-def]
+        if self.seconds >= 1.5:
+            raise RuntimeError("simulated bug")
+        return push(self, pcm)
+
+    monkeypatch.setattr(engine.LiveFollow, "push", failing_push)
+    _, take16, _ = demo
+    audio, sr = _pcm(take16.path, 3.0, "f32")
+    with TestClient(create_app(store_copy)) as client:
+        with client.websocket_connect("/api/follow/demo") as ws:
+            ws.send_text(json.dumps({"type": "start", "sample_rate": sr, "format": "f32"}))
+            ws.receive_json()
+            for i in range(0, len(audio), 800):
+                ws.send_bytes(audio[i : i + 800].tobytes())
+            _, event = _collect(ws)
+            assert event["event"] == "error" and "RuntimeError" in event["message"]
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_text()
+            assert closed.value.code == 1011
+        _wait_idle(client)
+        history = client.get("/api/references/demo/takes").json()
+    assert len(history) == 1 and history[0]["ended_by"].startswith("server error")

@@ -229,6 +229,9 @@ async def _score(state: ServerState, name: str, take_id: str) -> tuple[dict[str,
                 score = await asyncio.to_thread(work)
         except engine.MatcherError as exc:
             return _error(422, f"cannot score take {take_id}: {exc}")
+        except Exception as exc:  # odd audio the scorer did not expect: say so, do not crash
+            log.exception("scoring %s/%s failed", name, take_id)
+            return _error(422, f"cannot score take {take_id} ({type(exc).__name__})")
     return score, png
 
 
@@ -273,6 +276,9 @@ async def compare_png(request: Request) -> Response:
             picture = await asyncio.to_thread(work)
     except engine.MatcherError as exc:
         return _error(422, f"cannot compare: {exc}")
+    except Exception as exc:
+        log.exception("comparing %s failed", sides)
+        return _error(422, f"cannot compare these two ({type(exc).__name__})")
     return Response(picture, media_type="image/png")
 
 

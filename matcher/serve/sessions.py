@@ -53,6 +53,7 @@ MIN_TAKE_SECONDS = 1.0
 CLOSE_UNSUPPORTED = 1003
 CLOSE_POLICY = 1008
 CLOSE_TRY_LATER = 1013
+CLOSE_INTERNAL = 1011
 
 
 class ProtocolError(Exception):
@@ -151,6 +152,10 @@ class LiveSession:
         except engine.MatcherError as exc:
             self.ended_by = f"error: {exc}"
             await self._refuse(str(exc), CLOSE_POLICY)
+        except Exception as exc:  # a bug of ours: one message to the client, the take still kept
+            log.exception("live session %s failed", self.take_id)
+            self.ended_by = f"server error: {type(exc).__name__}"
+            await self._refuse(f"the server failed ({type(exc).__name__}); the take so far is kept", CLOSE_INTERNAL)
         finally:
             await self._keep()
 
