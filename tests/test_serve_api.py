@@ -458,3 +458,19 @@ def test_a_failure_inside_the_server_ends_the_session_with_one_message(demo, sto
         _wait_idle(client)
         history = client.get("/api/references/demo/takes").json()
     assert len(history) == 1 and history[0]["ended_by"].startswith("server error")
+
+
+def test_pages_of_other_sites_cannot_write_or_follow(store_copy) -> None:  # type: ignore[no-untyped-def]
+    client = TestClient(create_app(store_copy))
+    evil = {"origin": "https://evil.example"}
+    assert client.delete("/api/references/demo", headers=evil).status_code == 403
+    got = client.post("/api/references", files={"audio": ("x.wav", _wav_bytes(), "audio/wav")}, headers=evil)
+    assert got.status_code == 403 and "other sites" in got.json()["error"]
+    assert client.get("/api/references", headers=evil).status_code == 200  # reading is harmless
+    with pytest.raises(WebSocketDisconnect), client.websocket_connect("/api/follow/demo", headers=evil) as ws:
+        ws.receive_json()
+    same = {"origin": "http://testserver"}
+    with client.websocket_connect("/api/follow/demo", headers=same) as ws:
+        ws.send_text(json.dumps({"type": "stop"}))
+        assert ws.receive_json()["event"] == "error"  # it got through to the session
+    assert [r["name"] for r in client.get("/api/references").json()] == ["demo"]

@@ -39,7 +39,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from . import engine
-from .security import TokenMiddleware
+from .security import SameOriginMiddleware, TokenMiddleware
 from .sessions import LiveSession, Registry
 from .takes import TakeError, TakeStore
 
@@ -315,7 +315,9 @@ def create_app(
         WebSocketRoute(f"/api/follow/{name}", follow_socket),
         Mount("/", StaticFiles(directory=static_folder(), html=True), name="pages"),
     ]
-    middleware = [Middleware(TokenMiddleware, token=token)] if token else []
+    middleware = [Middleware(SameOriginMiddleware)]
+    if token:
+        middleware.append(Middleware(TokenMiddleware, token=token))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]

@@ -15,7 +15,7 @@ import secrets
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
@@ -34,6 +34,13 @@ def is_loopback(host: str) -> bool:
 
 def new_token() -> str:
     return secrets.token_urlsafe(24)
+
+
+async def _forbidden(send: Send, body: bytes) -> None:
+    """A 403 with a JSON body."""
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 403, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 class TokenMiddleware:
@@ -69,14 +76,7 @@ class TokenMiddleware:
                 await send({"type": "websocket.close", "code": 1008, "reason": "token required"})
                 return
             body = b'{"error": "this server needs its access token: open the address it printed at start"}'
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 403,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            await _forbidden(send, body)
             return
         if not from_query or scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -89,6 +89,30 @@ class TokenMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
+
+
+class SameOriginMiddleware:
+    """Refuse WebSocket connections and writing requests (POST, DELETE, ...) that a page of
+    another site makes: browsers send them to localhost too, with that site's ``Origin``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        writing = scope["type"] == "websocket" or (
+            scope["type"] == "http" and scope.get("method") not in ("GET", "HEAD", "OPTIONS")
+        )
+        if writing:
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+            origin = headers.get("origin")
+            if origin is not None and urlsplit(origin).netloc != headers.get("host"):
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008, "reason": "cross-site request"})
+                    return
+                body = b'{"error": "requests from pages of other sites are refused"}'
+                await _forbidden(send, body)
+                return
+        await self.app(scope, receive, send)
 
 
 def self_signed_certificate(folder: Path, host: str) -> tuple[Path, Path]:
