@@ -7,14 +7,16 @@
 # Ubuntu). Installed with apt-get when running as root; otherwise a clear message says
 # what to install.
 #   --test  also PulseAudio and its ALSA plugin: the live-audio tests make a file-fed
-#           microphone with them on machines without a sound card (tools/pulse_mic.py).
+#           microphone with them on machines without a sound card (tools/pulse_mic.py);
+#           Chromium and its WebDriver for the real-browser tests of `matcher serve`
+#           (tests/test_serve_browser.py: headless, fake microphone fed from a file).
 set -euo pipefail
 packages=(libportaudio2 libsndfile1 fluidsynth fluid-soundfont-gm timgm6mb-soundfont)
 if ! "${PYTHON:-python3}" -c "import ensurepip, venv" 2>/dev/null; then
   packages+=(python3-venv)
 fi
 if [ "${1:-}" = "--test" ]; then
-  packages+=(pulseaudio pulseaudio-utils libasound2-plugins)
+  packages+=(pulseaudio pulseaudio-utils libasound2-plugins chromium chromium-driver)
 fi
 missing=()
 for p in "${packages[@]}"; do

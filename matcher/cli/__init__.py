@@ -18,7 +18,10 @@ from ..errors import MatcherError
 
 # Imported for their commands, in the order `matcher --help` lists them.
 from . import follow, reference, compare, batch  # noqa: F401  isort: skip
+from ..serve.command import serve as serve_command
 from .common import app, err, out
+
+app.command("serve")(serve_command)
 
 
 def _usage_errors() -> tuple[type[Exception], ...]:

@@ -296,6 +296,7 @@ class Follower:
         self._istate = np.zeros(K.N_ISTATE, np.int64)
         self._istate[K.I_G_ROW] = -1
         self._last = np.array([-1.0, -1.0])  # last (position, reported ref_t)
+        self._pending_seek: float | None = None  # a seek told before the first frame
         self._istate[K.I_CAND] = -1
         self._fstate = np.zeros(K.N_FSTATE)
         self._fstate[K.S_TEMPO] = 1.0
@@ -360,6 +361,35 @@ class Follower:
             )  # fmt: skip
         return raw, pos, tempo, quality, doubt, paused
 
+    def seek(self, ref_t: float) -> None:
+        """Tell the follower the player is now at reference time ``ref_t`` [s] (a tapped bar,
+        "from the start"): the band restarts there at once, the next positions begin there
+        and go on from it; the tempo is kept, the tempo history and any pending jump or
+        far candidate of the global tracker are dropped. Not counted in :attr:`relocks`."""
+        if not np.isfinite(ref_t):
+            raise ParameterError(f"Follower.seek needs a finite reference time [s], got {ref_t!r}")
+        if self.frames_seen == 0:  # the kernel's first column starts every path at the start
+            self._pending_seek = float(ref_t)
+            return
+        n_ref = len(self.reference.frames)
+        target = min(max(round(float(ref_t) / self.frame_s), 0), n_ref - 1)
+        n_win = len(self._D)
+        band = int(self._params[K.P_BAND])
+        lo = min(max(target - band, 0), max(n_ref - n_win, 0))
+        # Paths may begin a frame or two before the place told (a tap is late, never early).
+        first = np.arange(lo, lo + n_win)
+        self._D[:] = np.where((first >= target - 2) & (first <= target), 0.0, K.INF)
+        i, f = self._istate, self._fstate
+        i[K.I_LO], i[K.I_CUR] = lo, target
+        i[K.I_HIST_N] = i[K.I_OUTLIERS] = i[K.I_SILENT_RUN] = i[K.I_CAND_N] = 0
+        i[K.I_CAND] = -1
+        f[K.S_POS] = f[K.S_SILENT_POS] = f[K.S_SEARCH_POS] = float(target)
+        f[K.S_DOUBT] = 0.0
+        # The global tracker's evidence was gathered against the old place: start it afresh.
+        self._glob[:] = 0.0
+        i[K.I_G_ROW] = -1
+        self._last[:] = -1.0  # the reported position may go back to the place told
+
     def steps(self, frames: Frames) -> Track:
         """Follow ``len(frames)`` consecutive take frames; their positions."""
         frames = replace(frames, db=self.take_levels(frames.db))
@@ -382,7 +412,19 @@ class Follower:
         audible flags [bool, shape=(m,)] (many sessions build theirs in one pass)."""
         m = len(take)
         j0 = self.frames_seen
-        _, pos, tempo, quality, doubt, paused = self.run_kernel(take, active)
+        if self._pending_seek is not None and m:
+            # A place told before the first frame: the first column begins the paths, then
+            # the band moves there; the first position is already the place told.
+            self.run_kernel(take[:1], active[:1])
+            self.seek(self._pending_seek)
+            self._pending_seek = None
+            f = self._fstate
+            _, pos, tempo, quality, doubt, paused = self.run_kernel(take[1:], active[1:])
+            pos, tempo = np.concatenate([[f[K.S_POS]], pos]), np.concatenate([[f[K.S_TEMPO]], tempo])
+            quality, doubt = np.concatenate([[f[K.S_QUALITY]], quality]), np.concatenate([[0.0], doubt])
+            paused = np.concatenate([[False], paused])
+        else:
+            _, pos, tempo, quality, doubt, paused = self.run_kernel(take, active)
         frame = np.arange(j0, j0 + m)
         t = frame * self.frame_s + self.lookahead_s
         # Extrapolate over the look-ahead (the frame's centre is lookahead_s before t), and
