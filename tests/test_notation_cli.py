@@ -91,3 +91,27 @@ def test_bad_score_files_get_one_line(capsys, tmp_path: Path) -> None:
     assert rc == 2 and "no notes" in err and len(err.strip().splitlines()) == 1
     rc, _, err = run(capsys, "reference", "add", tmp_path / "cut.musicxml", "--beats", bad, "--store", tmp_path / "s")
     assert rc == 2 and len(err.strip().splitlines()) == 1
+
+
+def test_follow_lines_carry_the_score_position_and_score_judges_the_notated_rhythm(capsys, tmp_path: Path) -> None:
+    """Against a stored score, each JSON line names the bar as printed (and the pass of a
+    repeat), the beat in bar and the nearest note; `matcher score` judges every score
+    onset of a take rendered from the same score at another tempo."""
+    score_file = tmp_path / "piece.musicxml"
+    score_file.write_text(pickup_score(), encoding="utf-8")
+    store = tmp_path / "store"
+    assert run(capsys, "reference", "add", score_file, "--store", store, "--pitch", "yin", "-q")[0] == 0
+    ref = matcher.load("piece", store=store)
+    take = tmp_path / "take.wav"
+    build_score_reference(score_file, tempo_bpm=90.0, config=ref.config, keep_audio=take)
+    rc, out, err = run(capsys, "follow", "piece", "--store", store, "--input", take, "--jsonl", "-")
+    assert rc == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert all(set(row["score"]) >= {"bar", "pass", "beat", "note"} for row in rows)
+    seen = {(row["score"]["bar"], row["score"]["pass"]) for row in rows}
+    assert {("1", 1), ("1", 2), ("3", 1)} <= seen  # bar 1 on both passes of the repeat, then bar 3
+    rc, out, err = run(capsys, "score", "piece", take, "--store", store, "--json", "-", "-q")
+    assert rc == 0, err
+    practice = json.loads(out)
+    assert practice["summary"]["onsets"] == len(practice["notes"]) >= 8
+    assert practice["summary"]["missed"] == 0

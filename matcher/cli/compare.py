@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -25,7 +25,7 @@ from .common import (
     progress,
     write_text_or_stdout,
 )
-from .render import print_comparison, print_score
+from .render import print_comparison, print_score, print_score_practice
 
 
 @app.command("compare")
@@ -126,6 +126,11 @@ def score_cmd(
 
         load_beats(beats, beats_per_bar)
     reference = load(ref, store=ref_store, pitch=pitch, pitch_model=pitch_model, quiet=quiet)
+    if reference.score is not None:  # a score: judged against the notated rhythm at the player's tempo
+        if plot is not None or tempo is not None or beats is not None:
+            raise ParameterError("--plot, --tempo and --beats are for recorded references, not scores")
+        score_against_notation(reference, take, tolerance, json_out, ref_store, pitch_model, quiet, method)
+        return
     with progress(quiet, f"preprocessing {Path(take).name}") as update:
         result = score(
             reference, take, tolerance_ms=tolerance, tempo_ratio=tempo, beats=beats, beats_per_bar=beats_per_bar,
@@ -140,3 +145,32 @@ def score_cmd(
         write_score_png(result, plot)
     if not quiet and json_out != "-":
         print_score(result, out)
+
+
+def score_against_notation(
+    reference: Any,
+    take: str,
+    tolerance: float,
+    json_out: str | None,
+    store: Any,
+    pitch_model: str | None,
+    quiet: bool,
+    method: str,
+) -> None:
+    """`matcher score SCORE TAKE`: every score onset's timing against the notated rhythm at
+    the player's own tempo, missed and added notes where the onsets allow, cents."""
+    from ..api import compare
+    from ..notation import practice_against_score
+    from ..resolve import resolve
+
+    with progress(quiet, f"preprocessing {Path(take).name}") as update:
+        take_perf = resolve(
+            take, store=store, like=reference, pitch_model=pitch_model, track_beats=False, quiet=True,
+            progress=update,
+        )  # fmt: skip
+    comparison = compare(reference, take_perf, method=method, store=store)
+    result = practice_against_score(reference, take_perf, comparison, tolerance_ms=tolerance)
+    if json_out is not None:
+        write_text_or_stdout(json_out, json.dumps(result.to_dict(), indent=1, allow_nan=False))
+    if not quiet and json_out != "-":
+        print_score_practice(result, out)

@@ -92,7 +92,7 @@ def follow(
 
     def on_track(track: Track) -> None:
         if sink is not None:
-            sink.write(track.to_jsonl())
+            sink.write(jsonl_lines(track, reference))
             sink.flush()
         if display is not None:
             display.update(track[len(track) - 1])
@@ -180,7 +180,7 @@ def follow_live(
 
     def on_track(track: Track) -> None:  # on the worker thread
         if sink is not None:
-            sink.write(track.to_jsonl())
+            sink.write(jsonl_lines(track, reference))
             sink.flush()
 
     def on_term(signum: int, frame: object) -> None:  # `kill` ends a session like Ctrl-C
@@ -259,3 +259,17 @@ def score_followed(reference: Performance, take_path: Path | None, track: Track,
         return
     result = score(reference, take_path, params=followed_span(track, reference))
     print_score(result, console)
+
+
+def jsonl_lines(track: Track, reference: Any) -> str:
+    """The positions' JSON lines; against a score each line also carries ``"score"``: the
+    bar as printed, the pass of a repeat, the beat in bar and the nearest score note."""
+    text = track.to_jsonl()
+    if reference.score is None or not text:
+        return text
+    from ..notation import score_position
+
+    return "".join(
+        f'{line[:-1]}, "score": {json.dumps(score_position(reference.score, float(t)).to_dict())}}}\n'
+        for line, t in zip(text.splitlines(), track.ref_t.tolist(), strict=True)
+    )

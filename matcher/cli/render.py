@@ -137,3 +137,22 @@ def print_score(result: Any, console: Console) -> None:
             )
         console.print(table)
     console.print(escape(result.sentence()))
+
+
+def print_score_practice(result: Any, console: Console) -> None:
+    """A take against a score: one row per score onset that was not played in time
+    (missed, unclear, or off by more than the tolerance), coloured, then the sentence."""
+    from ..scoring import grade
+
+    tol = result.tolerance_ms
+    rows = [n for n in result.notes if n.status != "played" or n.timing_ms is None or abs(n.timing_ms) > tol]
+    if rows:
+        title = f"score onsets not played within ±{tol:g} ms ({len(rows)} of {len(result.notes)})"
+        table = Table("bar", "beat", "notes", "take", "status", "timing ms", "cents", title=title)
+        for n in rows:
+            bar = n.bar if n.pass_ == 1 else f"{n.bar} (pass {n.pass_})"
+            timing = "" if n.timing_ms is None else f"[{_GRADE_STYLE[grade(n.timing_ms, tol)]}]{n.timing_ms:+.0f}[/]"
+            cents = "" if n.cents is None else f"{n.cents:+.0f}"
+            table.add_row(escape(bar), f"{n.beat:.2f}", escape(n.notes), f"{n.take_t:.2f} s", n.status, timing, cents)
+        console.print(table)
+    console.print(escape(result.sentence()))
