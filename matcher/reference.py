@@ -19,6 +19,7 @@ import datetime as dt
 import fcntl
 import hashlib
 import json
+import math
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -100,7 +101,10 @@ def build_reference(
         if progress is not None:
             progress(done, total)
 
-    frames = extract((block for block, _ in file_blocks(audio_path, config.sr)), config, pitch_model, step)
+    # A few frames more than the resampled length gives: the arrays are allocated once.
+    expected = 1 + math.ceil(info.frames * config.sr / info.sr) // config.hop + 4
+    blocks = (block for block, _ in file_blocks(audio_path, config.sr))
+    frames = extract(blocks, config, pitch_model, step, expected_frames=expected)
     if len(frames) == 0 or float(np.max(frames.db)) < config.gate_db:
         raise InputFileError(f"{info.path}: audio is silent (below {config.gate_db:g} dBFS throughout)")
     if beats_path is not None:

@@ -247,3 +247,18 @@ def test_config_validation() -> None:
     assert Config.from_dict(c.to_dict()) == c
     assert c.incompatibility(c) is None
     assert f"hop={2 * c.hop}" in c.incompatibility(c.replace(hop=2 * c.hop))
+
+
+@pytest.mark.parametrize("expected", [0, 1, 7, 10_000])
+def test_extract_into_arrays_allocated_once_gives_the_same_frames(
+    yin_config: Config, yin_model: YinModel, offline: Frames, expected: int
+) -> None:
+    """Frames collected into arrays sized for the count expected (too few: they grow; too
+    many: the rest is cut off) are the frames collected block by block."""
+    from matcher.features.stream import FrameSink
+
+    sink = FrameSink(yin_config.n_bands, expected)
+    for k in range(0, len(offline), 5):
+        sink.add(offline[k : k + 5])
+    for name, a in sink.frames().arrays().items():
+        np.testing.assert_array_equal(a, offline.arrays()[name])

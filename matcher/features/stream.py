@@ -112,21 +112,49 @@ class FeatureStream:
         )
 
 
+class FrameSink:
+    """Collects a stream's frames into arrays allocated once for the count expected (a
+    file's length is known before it is read), so a long file's features are never held
+    twice, as joining per-block parts would; grows (copying) only if more arrive."""
+
+    def __init__(self, n_bands: int, expected: int) -> None:
+        self.n = 0
+        empty = Frames.empty(n_bands)
+        self._arrays = {k: np.empty((max(expected, 0), *a.shape[1:]), a.dtype) for k, a in empty.arrays().items()}
+
+    def add(self, frames: Frames) -> None:
+        m = len(frames)
+        if self.n + m > len(self._arrays["db"]):
+            grown = max(2 * len(self._arrays["db"]), self.n + m)
+            for key, a in self._arrays.items():
+                bigger = np.empty((grown, *a.shape[1:]), a.dtype)
+                bigger[: self.n] = a[: self.n]
+                self._arrays[key] = bigger
+        for key, a in frames.arrays().items():
+            self._arrays[key][self.n : self.n + m] = a
+        self.n += m
+
+    def frames(self) -> Frames:
+        return Frames.from_arrays({key: a[: self.n] for key, a in self._arrays.items()})
+
+
 def extract(
     blocks: Iterable[np.ndarray],
     config: Config,
     pitch_model: PitchModel | None = None,
     progress: Callable[[int], None] | None = None,
+    expected_frames: int = 0,
 ) -> Frames:
     """Push every block through one :class:`FeatureStream`; all frames of the stream.
 
-    ``progress`` is called with the number of samples consumed after each block.
+    ``progress`` is called with the number of samples consumed after each block;
+    ``expected_frames`` (a file's ``1 + n_samples // hop``) lets the arrays be allocated once.
     """
     stream = FeatureStream(config, pitch_model)
-    parts = []
+    sink = FrameSink(config.n_bands, expected_frames)
     for block in blocks:
-        parts.append(stream.push(block))
+        sink.add(stream.push(block))
         if progress is not None:
             progress(len(block))
-    parts.append(stream.flush())
-    return Frames.concat(parts, config.n_bands)
+    sink.add(stream.flush())
+    return sink.frames()
