@@ -88,9 +88,9 @@ class Window:
 def windows(take_beats: np.ndarray, errors_ms: np.ndarray) -> list[Window]:
     """The 30-s windows of a take, every 10 s from its first annotated beat.
 
-    Windows start at the first beat plus multiples of :data:`WINDOW_HOP_S` while they fit
-    before the last beat (a take shorter than a window has one window, its whole span);
-    a window with fewer than 3 beats is skipped (no median period).
+    Windows start at the first beat and every :data:`WINDOW_HOP_S` after it until one
+    reaches the last beat (so every beat is in a window; a take shorter than a window has
+    one window); a window with fewer than 3 beats is skipped (no median period).
     """
     tb = np.asarray(take_beats, np.float64)
     e = np.asarray(errors_ms, np.float64) / 1000.0
@@ -99,11 +99,12 @@ def windows(take_beats: np.ndarray, errors_ms: np.ndarray) -> list[Window]:
     if len(tb) < 3:
         return []
     first, last = float(tb[0]), float(tb[-1])
-    starts = np.arange(first, max(last - WINDOW_S, first) + 1e-9, WINDOW_HOP_S)
+    starts = [first]
+    while starts[-1] + WINDOW_S < last:
+        starts.append(starts[-1] + WINDOW_HOP_S)
     out = []
     for s in starts:
-        inside = (tb >= s) & (tb < s + WINDOW_S) if s + WINDOW_S < last else (tb >= s)
-        k = np.flatnonzero(inside)
+        k = np.flatnonzero((tb >= s) & ((tb < s + WINDOW_S) | (s + WINDOW_S >= last)))
         if len(k) < 3:
             continue
         out.append(Window(float(s), float(min(s + WINDOW_S, last)), len(k), float(np.median(e[k])),
