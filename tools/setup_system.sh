@@ -5,6 +5,9 @@
 # running as root; otherwise a clear message says what to install.
 #   --test  also PulseAudio and its ALSA plugin: the live-audio tests make a file-fed
 #           microphone with them on machines without a sound card (tools/pulse_mic.py).
+#   --eval  also the synthesizers, soundfonts and sox that render the evaluation corpus
+#           (tools/build_corpus.py): fluidsynth with three soundfonts, TiMidity++ with
+#           freepats, sox for rooms, filters and levels.
 set -euo pipefail
 packages=(libportaudio2 libsndfile1)
 if ! "${PYTHON:-python3}" -c "import ensurepip, venv" 2>/dev/null; then
@@ -12,6 +15,9 @@ if ! "${PYTHON:-python3}" -c "import ensurepip, venv" 2>/dev/null; then
 fi
 if [ "${1:-}" = "--test" ]; then
   packages+=(pulseaudio pulseaudio-utils libasound2-plugins)
+fi
+if [ "${1:-}" = "--eval" ]; then
+  packages+=(fluidsynth fluid-soundfont-gm musescore-general-soundfont timgm6mb-soundfont timidity freepats sox)
 fi
 missing=()
 for p in "${packages[@]}"; do
