@@ -249,3 +249,30 @@ def test_pooled_and_folder_mean() -> None:
     f = tracking.pooled_and_folder_mean({"a": [np.zeros(30)], "b": [np.full(10, 500.0)]})
     assert f["pooled"]["within_50"] == pytest.approx(75.0)
     assert f["folder_mean"]["within_50"] == pytest.approx(50.0) and f["folder_mean"]["n"] == 2
+
+
+# -- synthetic percussion --------------------------------------------------------------------
+
+
+def test_percussion_pairs_are_beat_aligned_and_seeded(tmp_path: Path) -> None:
+    import mido
+
+    from matcher.evaluation import percussion
+
+    pairs = percussion.percussion_pairs("validation", tmp_path, seed=4, n=2)
+    assert [p.folder for p in pairs] == ["percussion/validation/0", "percussion/validation/1"]
+    for p in pairs:
+        take_t, ref_t = p.beats()  # raises unless the label sequences are equal
+        assert len(take_t) == len(ref_t) == 6 * percussion.CYCLE_BEATS
+        assert np.all(np.diff(take_t) > 0) and np.ptp(np.diff(take_t)) > 0.05  # the take's tempo moves
+        on = []
+        t = 0.0
+        for msg in mido.MidiFile(str(p.take.midi)):
+            t += msg.time
+            if msg.type == "note_on" and msg.velocity > 0:
+                on.append(t)
+                assert msg.channel == 9
+        d = np.min(np.abs(np.asarray(on)[:, None] - take_t[None, ::12]), axis=0)
+        assert np.max(d) < 0.04  # every cycle's first beat has a stroke, jittered a few ms
+    again = percussion.percussion_pairs("validation", tmp_path / "b", seed=4, n=2)
+    assert [p.take.midi.read_bytes() for p in pairs] == [p.take.midi.read_bytes() for p in again]

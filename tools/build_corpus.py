@@ -10,7 +10,10 @@ repository (``--cache``, default ``$MATCHER_CORPUS_CACHE`` or
 second run renders nothing.
 
     .venv/bin/python tools/build_corpus.py --split dev|validation [--quick] [--conditions ...]
-        [--seed N] [--cache DIR] [--list]
+        [--set asap|percussion] [--seed N] [--cache DIR] [--list]
+
+``--set percussion``: synthetic percussion pieces (4 dev, 3 validation; quick 2) written as
+General MIDI drums and rendered under the same conditions (other kits, rooms, noise).
 
 ``--quick``: at most 3 pairs (one per folder, takes of at most 100 s) under the quick
 conditions; tools/eval_corpus.py --quick evaluates the same subset.
@@ -31,7 +34,12 @@ from matcher.evaluation import corpus
 
 def selected(args: argparse.Namespace) -> tuple[list[corpus.Pair], list[str]]:
     """The pairs and condition names chosen by the command line."""
-    pairs = corpus.corpus_pairs(args.split, args.seed, args.quick)
+    if args.set == "percussion":
+        from matcher.evaluation.percussion import percussion_pairs
+
+        pairs = percussion_pairs(args.split, args.cache or corpus.cache_root(), args.seed, 2 if args.quick else None)
+    else:
+        pairs = corpus.corpus_pairs(args.split, args.seed, args.quick)
     if args.pairs:
         pairs = pairs[: args.pairs]
     names = args.conditions or list(cond.QUICK if args.quick else cond.CONDITIONS)
@@ -41,6 +49,12 @@ def selected(args: argparse.Namespace) -> tuple[list[corpus.Pair], list[str]]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared with tools/eval_corpus.py."""
     parser.add_argument("--split", choices=corpus.SPLITS, default="dev")
+    parser.add_argument(
+        "--set",
+        choices=["asap", "percussion"],
+        default="asap",
+        help="ASAP piano pairs, or synthetic percussion pieces (matcher/evaluation/percussion.py)",
+    )
     parser.add_argument("--quick", action="store_true", help="the quick subset: 3 short pairs, the quick conditions")
     parser.add_argument("--conditions", nargs="+", choices=list(cond.CONDITIONS), help="default: all (quick: QUICK)")
     parser.add_argument("--pairs", type=int, help="only the first N pairs")
