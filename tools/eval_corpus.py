@@ -83,8 +83,10 @@ def score(r: corpus.RenderedPair, t: np.ndarray, ref_t: np.ndarray, duration: fl
     e = tracking.beat_errors(r.take_beats, r.ref_beats, t, ref_t)
     ok, lost, n_win = tracking.tracked(r.take_beats, e)
     moves = tracking.false_moves(t, ref_t) if online else np.zeros(0)
+    in_music = int(np.sum(moves <= r.take_beats[-1]))  # the rest: in the take's last notes ringing out
     return {"errors": e, "tracked": ok, "windows_lost": lost, "windows": n_win, "false_moves": len(moves),
-            "false_move_at_s": [round(float(x), 2) for x in moves[:20]], "take_s": duration}  # fmt: skip
+            "false_moves_in_music": in_music, "false_move_at_s": [round(float(x), 2) for x in moves[:20]],
+            "take_s": duration}  # fmt: skip
 
 
 def aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -95,6 +97,7 @@ def aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
     out = tracking.pooled_and_folder_mean(by_folder)
     seconds = sum(r["take_s"] for r in rows)
     moves = sum(r["false_moves"] for r in rows)
+    out["false_moves_in_music"] = sum(r["false_moves_in_music"] for r in rows)
     out["tracked_pct"] = float(np.mean([r["tracked"] for r in rows]) * 100.0) if rows else float("nan")
     out["pieces"] = len(rows)
     out["false_moves"] = moves
@@ -205,6 +208,9 @@ def main() -> int:
             figures[name][method] = aggregate(mine)
     print_table(f"{args.split}: beats within N ms (pooled over beats), folder mean beside; tracked pieces; "
                 "false moves per hour of take", figures)  # fmt: skip
+    pooled = {m: figures["pooled"][m] for m in methods if m != "compare"}
+    print("false moves up to the take's last annotated beat (the rest come after it): "
+          + ", ".join(f"{m} {f['false_moves_in_music']} of {f['false_moves']}" for m, f in pooled.items()))  # fmt: skip
     eval_s = time.perf_counter() - began
     take_s = sum(r["take_s"] for r in rows if r["method"] == methods[0])
     print(f"\n{take_s / 60:.1f} min of takes per method; wall {eval_s:.0f} s (render/cache {render_s:.0f} s); "
