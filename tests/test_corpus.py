@@ -186,7 +186,7 @@ def _first_sound(x: np.ndarray) -> float:
 
 
 @pytest.mark.skipif(bool(cond.missing_tools()), reason="fluidsynth/timidity/sox or soundfonts absent")
-@pytest.mark.parametrize("name", ["clean", "engine", "a446"])
+@pytest.mark.parametrize("name", ["clean", "engine", "room-large", "a446"])
 def test_render_keeps_midi_time_zero(tmp_path: Path, name: str) -> None:
     """TiMidity without --preserve-silence would start at the first note (0.8 s early)."""
     import soundfile as sf
