@@ -16,10 +16,11 @@ windows every 10 s; false moves per hour):
 pairs (re-lock time, locatable share); ``--pauses``: 5-s pauses of pink room noise 20 dB
 below the take's RMS (held within 200 ms); both per condition and pooled, follower only.
 
-Pairs and conditions as tools/build_corpus.py (renders what is missing). Report on
+Pairs and conditions as tools/build_corpus.py (renders what is missing); ``--set
+percussion`` runs the synthetic percussion pieces under the same conditions. Report on
 ``--split validation``; tune on ``dev`` only.
 
-    .venv/bin/python tools/eval_corpus.py --split dev|validation [--quick] [--conditions ...]
+    .venv/bin/python tools/eval_corpus.py --split dev|validation [--set asap|percussion] [--quick] [--conditions ...]
         [--methods follow compare arzt] [--jumps] [--pauses] [--per-pair] [--json OUT] [--param NAME=VALUE]
 """
 
