@@ -10,6 +10,9 @@
 #           microphone with them on machines without a sound card (tools/pulse_mic.py);
 #           Chromium and its WebDriver for the real-browser tests of `matcher serve`
 #           (tests/test_serve_browser.py: headless, fake microphone fed from a file).
+#   --eval  also the synthesizers, soundfonts and sox that render the evaluation corpus
+#           (tools/build_corpus.py): fluidsynth with three soundfonts, TiMidity++ with
+#           freepats, sox for rooms, filters and levels.
 set -euo pipefail
 packages=(libportaudio2 libsndfile1 fluidsynth fluid-soundfont-gm timgm6mb-soundfont)
 if ! "${PYTHON:-python3}" -c "import ensurepip, venv" 2>/dev/null; then
@@ -17,6 +20,9 @@ if ! "${PYTHON:-python3}" -c "import ensurepip, venv" 2>/dev/null; then
 fi
 if [ "${1:-}" = "--test" ]; then
   packages+=(pulseaudio pulseaudio-utils libasound2-plugins chromium chromium-driver)
+fi
+if [ "${1:-}" = "--eval" ]; then
+  packages+=(musescore-general-soundfont timidity freepats sox)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,278 @@
+"""The evaluation corpus: pairing rules, rendered conditions and the tracking metrics.
+
+Pairing runs on a small ASAP-like tree made here (and on the real data when
+/work/shared/data/asap is present); rendering needs fluidsynth/timidity/sox and is skipped
+without them; the metrics use textbook cases.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from matcher.evaluation import conditions as cond
+from matcher.evaluation import corpus, tracking
+
+LABELS_A = ["db,4/4,0", "b", "b", "b", "db", "b", "b", "b"]
+LABELS_B = ["db,3/4,0", "b", "b", "db", "b", "b", "db", "b"]
+
+
+def _write_perf(root: Path, folder: str, stem: str, labels: list[str], split: str, rows: list[dict]) -> None:
+    d = root / folder
+    d.mkdir(parents=True, exist_ok=True)
+    (d / f"{stem}.mid").write_bytes(b"")
+    times = 0.7 + 0.5 * np.arange(len(labels))
+    (d / f"{stem}_annotations.txt").write_text(
+        "".join(f"{t:.6f}\t{t:.6f}\t{lab}\n" for t, lab in zip(times, labels, strict=True))
+    )
+    rows.append({"folder": folder, "midi_performance": f"{folder}/{stem}.mid",
+                 "performance_annotations": f"{folder}/{stem}_annotations.txt", "split": split})  # fmt: skip
+
+
+@pytest.fixture
+def fake_asap(tmp_path: Path) -> Path:
+    """Dev: folder A with 6 performances of one label sequence and 1 odd one; folder B with
+    two of one sequence and two of another; folder C with 1. Validation: folder V with 5."""
+    rows: list[dict] = []
+    for k in range(6):
+        _write_perf(tmp_path, "Comp/A", f"a{k}", LABELS_A, "dev", rows)
+    _write_perf(tmp_path, "Comp/A", "odd", LABELS_A[:-1], "dev", rows)
+    for k in range(2):
+        _write_perf(tmp_path, "Comp/B", f"b{k}", LABELS_A, "dev", rows)
+        _write_perf(tmp_path, "Comp/B", f"c{k}", LABELS_B, "dev", rows)
+    _write_perf(tmp_path, "Comp/C", "c0", LABELS_A, "dev", rows)
+    for k in range(5):
+        _write_perf(tmp_path, "Comp/V", f"v{k}", LABELS_B, "validation", rows)
+    with open(tmp_path / "metadata.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return tmp_path
+
+
+def _check_pairs(pairs: list[corpus.Pair], split: str, perfs: list[corpus.Performance]) -> None:
+    split_of = {p.midi: p.split for p in perfs}
+    counts: dict[str, int] = {}
+    for p in pairs:
+        assert p.split == split and split_of[p.ref.midi] == split and split_of[p.take.midi] == split
+        assert p.ref.folder == p.take.folder == p.folder
+        assert p.ref.midi != p.take.midi
+        assert p.ref.beats()[1] == p.take.beats()[1]
+        take_t, ref_t = p.beats()
+        assert len(take_t) == len(ref_t) == len(p.ref.beats()[1])
+        counts[p.folder] = counts.get(p.folder, 0) + 1
+    assert max(counts.values()) <= corpus.CAPS[split]
+    keys = [frozenset((p.ref.midi, p.take.midi)) for p in pairs]
+    assert len(keys) == len(set(keys))
+
+
+def test_pairing_rules_on_a_fake_tree(fake_asap: Path) -> None:
+    perfs = corpus.load_metadata(fake_asap)
+    dev = corpus.make_pairs(perfs, "dev", seed=3)
+    _check_pairs(dev, "dev", perfs)
+    by_folder = {f: [p for p in dev if p.folder == f] for f in ("Comp/A", "Comp/B", "Comp/C")}
+    assert len(by_folder["Comp/A"]) == 3  # capped; 15 candidates
+    # three pairs out of six like performances use six different performances
+    assert len({m for p in by_folder["Comp/A"] for m in (p.ref.midi, p.take.midi)}) == 6
+    assert all("odd" not in p.name for p in dev)  # its labels match no one's
+    assert len(by_folder["Comp/B"]) == 2  # one per label group, never across groups
+    assert not by_folder["Comp/C"]  # a single performance pairs with no one
+    val = corpus.make_pairs(perfs, "validation", seed=3)
+    _check_pairs(val, "validation", perfs)
+    assert len(val) == 2 and {p.folder for p in val} == {"Comp/V"}
+
+
+def test_pairing_is_seeded(fake_asap: Path) -> None:
+    perfs = corpus.load_metadata(fake_asap)
+    names = [p.name for p in corpus.make_pairs(perfs, "dev", seed=5)]
+    assert names == [p.name for p in corpus.make_pairs(perfs, "dev", seed=5)]
+    draws = {tuple(p.name for p in corpus.make_pairs(perfs, "dev", seed=s)) for s in range(8)}
+    assert len(draws) > 1
+    # a folder's draw does not depend on the other folders
+    only_a = [p for p in perfs if p.folder == "Comp/A"]
+    a_names = [p.name for p in corpus.make_pairs(only_a, "dev", seed=5)]
+    assert a_names == [n for n in names if n.startswith("Comp/A/")]
+
+
+def test_pair_with_other_labels_refuses_its_beats(fake_asap: Path) -> None:
+    perfs = {p.midi.stem: p for p in corpus.load_metadata(fake_asap)}
+    with pytest.raises(ValueError, match="label sequences differ"):
+        corpus.Pair("dev", "Comp/A", perfs["a0"], perfs["odd"]).beats()
+    with pytest.raises(ValueError, match="unknown split"):
+        corpus.make_pairs(list(perfs.values()), "test")
+
+
+@pytest.mark.skipif(not (corpus.DATA_ROOT / "metadata.csv").exists(), reason="ASAP data absent")
+def test_pairing_rules_on_asap() -> None:
+    perfs = corpus.load_metadata()
+    for split in corpus.SPLITS:
+        pairs = corpus.make_pairs(perfs, split)
+        _check_pairs(pairs, split, perfs)
+        assert [p.name for p in pairs] == [p.name for p in corpus.make_pairs(perfs, split)]
+        quick = corpus.quick_pairs(pairs)
+        assert 1 <= len(quick) <= 3 and len({p.folder for p in quick}) == len(quick)
+    dev_folders = {p.folder for p in perfs if p.split == "dev"}
+    val_folders = {p.folder for p in perfs if p.split == "validation"}
+    assert not dev_folders & val_folders
+
+
+# -- conditions ----------------------------------------------------------------------------
+
+
+def _tone(seconds: float = 2.0) -> np.ndarray:
+    t = np.arange(int(seconds * cond.SR)) / cond.SR
+    return 0.3 * np.sin(2 * np.pi * 440 * t) * (1 + np.sin(2 * np.pi * 2 * t)) / 2
+
+
+def _snr_db(name: str, dry: np.ndarray) -> float:
+    c = cond.CONDITIONS[name]
+    y = cond.apply_condition(dry, c, seed=1)
+    clean = dry * cond.PEAK / np.max(np.abs(dry))
+    return 20 * np.log10(cond.rms(clean) / cond.rms(y - clean))
+
+
+@pytest.mark.parametrize(("name", "snr"), [("white-30", 30.0), ("room-tone-10", 10.0)])
+def test_noise_conditions_have_their_snr_and_length(name: str, snr: float) -> None:
+    dry = _tone()
+    assert _snr_db(name, dry) == pytest.approx(snr, abs=0.01)
+    assert len(cond.apply_condition(dry, cond.CONDITIONS[name])) == len(dry)
+
+
+def test_noise_kinds_have_their_colour() -> None:
+    rng = np.random.default_rng(0)
+    low = {}
+    for kind in cond.NOISE_KINDS:
+        x = cond.make_noise(kind, cond.SR * 4, rng)
+        assert cond.rms(x) == pytest.approx(1.0)
+        spec = np.abs(np.fft.rfft(x)) ** 2
+        f = np.fft.rfftfreq(len(x), 1 / cond.SR)
+        low[kind] = spec[(f > 20) & (f < 500)].sum() / spec[f > 20].sum()  # share of power below 500 Hz
+    assert low["white"] < 0.1 < low["pink"] < low["room"]
+
+
+def test_level_condition() -> None:
+    dry = _tone()
+    y = cond.apply_condition(dry, cond.CONDITIONS["level-20"])
+    assert 20 * np.log10(np.max(np.abs(y)) / cond.PEAK) == pytest.approx(-20.0, abs=1e-6)
+
+
+def test_conditions_are_named_and_hardest_is_hard() -> None:
+    assert len(cond.CONDITIONS) >= 6 and set(cond.QUICK) <= set(cond.CONDITIONS)
+    h = cond.CONDITIONS["hardest"]
+    assert h.engine != cond.REFERENCE.engine and h.noise == "pink" and h.snr_db == 10.0
+    assert h.sox[0] == "reverb" and float(h.sox[1]) >= 70
+    assert cond.CONDITIONS["a446"].time_scale == pytest.approx(440 / 446, abs=1e-4)
+
+
+def _tiny_midi(path: Path, first_s: float = 0.8) -> None:
+    import mido
+
+    mid = mido.MidiFile(ticks_per_beat=480)  # default tempo 120 bpm: 960 ticks a second
+    track = mido.MidiTrack()
+    mid.tracks.append(track)
+    track.append(mido.Message("note_on", note=60, velocity=90, time=round(first_s * 960)))
+    track.append(mido.Message("note_off", note=60, velocity=0, time=480))
+    track.append(mido.Message("note_on", note=64, velocity=90, time=0))
+    track.append(mido.Message("note_off", note=64, velocity=0, time=480))
+    mid.save(str(path))
+
+
+def _first_sound(x: np.ndarray) -> float:
+    return float(np.flatnonzero(np.abs(x) > np.max(np.abs(x)) * 10 ** (-50 / 20))[0] / cond.SR)
+
+
+@pytest.mark.skipif(bool(cond.missing_tools()), reason="fluidsynth/timidity/sox or soundfonts absent")
+@pytest.mark.parametrize("name", ["clean", "engine", "room-large", "a446"])
+def test_render_keeps_midi_time_zero(tmp_path: Path, name: str) -> None:
+    """TiMidity without --preserve-silence would start at the first note (0.8 s early)."""
+    import soundfile as sf
+
+    midi = tmp_path / "x.mid"
+    _tiny_midi(midi)
+    c = cond.CONDITIONS[name]
+    out = cond.render(midi, c, tmp_path / f"{name}.flac")
+    y, sr = sf.read(out)
+    assert sr == cond.SR and y.ndim == 1
+    assert _first_sound(y) == pytest.approx(0.8 * c.time_scale, abs=0.02)
+    assert len(y) / sr >= 1.8 * c.time_scale
+
+
+@pytest.mark.skipif(shutil.which("sox") is None, reason="sox absent")
+def test_sox_effects_keep_the_length() -> None:
+    dry = _tone(1.0)
+    for name in ("room-large", "phone", "mic-tilt"):
+        y = cond.apply_condition(dry, cond.CONDITIONS[name])
+        assert len(y) == len(dry) and np.all(np.isfinite(y))
+
+
+# -- tracking metrics ----------------------------------------------------------------------
+
+
+def test_exact_answers_have_no_error() -> None:
+    take = np.arange(0.5, 60.0, 0.5)
+    ref = take * 1.2 + 0.3
+    e = tracking.beat_errors(take, ref, take, ref)
+    assert np.max(e) == pytest.approx(0.0, abs=1e-9)
+    s = tracking.shares(e)
+    assert s["within_50"] == 100.0 and s["median_ms"] == pytest.approx(0.0, abs=1e-9)
+    assert tracking.tracked(take, e) == (True, 0, len(tracking.windows(take, e)))
+
+
+def test_window_lost_when_median_error_exceeds_beat_period() -> None:
+    take = np.arange(0.0, 70.0, 0.5)  # period 0.5 s
+    e = np.zeros(len(take))
+    e[(take >= 20.0) & (take < 50.0)] = 600.0  # 0.6 s > 0.5 s: the window 20-50 s is lost
+    ok, lost, n = tracking.tracked(take, e)
+    assert not ok and lost >= 1 and n == 5  # windows from 0, 10, 20, 30, 40 s
+    lost_starts = [w.start for w in tracking.windows(take, e) if w.lost]
+    assert 20.0 in lost_starts and 0.0 not in lost_starts
+    e[e > 0] = 400.0  # below the period: nothing lost
+    assert tracking.tracked(take, e)[0]
+
+
+def test_false_moves() -> None:
+    t = np.arange(0, 20, 0.016)
+    ref_t = t.copy()
+    ref_t[t >= 10.0] -= 1.5  # jumps back 1.5 s at 10 s
+    ref_t[t >= 15.0] += 0.9  # a 0.9 s step is no move
+    at = tracking.false_moves(t, ref_t)
+    assert len(at) == 1 and at[0] == pytest.approx(10.0, abs=0.02)
+    assert len(tracking.false_moves(t, ref_t, edits=(9.99,))) == 0  # a jump after an edit is not false
+    assert tracking.per_hour(1, 1800.0) == pytest.approx(2.0)
+
+
+def test_pooled_and_folder_mean() -> None:
+    f = tracking.pooled_and_folder_mean({"a": [np.zeros(30)], "b": [np.full(10, 500.0)]})
+    assert f["pooled"]["within_50"] == pytest.approx(75.0)
+    assert f["folder_mean"]["within_50"] == pytest.approx(50.0) and f["folder_mean"]["n"] == 2
+
+
+# -- synthetic percussion --------------------------------------------------------------------
+
+
+def test_percussion_pairs_are_beat_aligned_and_seeded(tmp_path: Path) -> None:
+    import mido
+
+    from matcher.evaluation import percussion
+
+    pairs = percussion.percussion_pairs("validation", tmp_path, seed=4, n=2)
+    assert [p.folder for p in pairs] == ["percussion/validation/0", "percussion/validation/1"]
+    for p in pairs:
+        take_t, ref_t = p.beats()  # raises unless the label sequences are equal
+        assert len(take_t) == len(ref_t) == 6 * percussion.CYCLE_BEATS
+        assert np.all(np.diff(take_t) > 0) and np.ptp(np.diff(take_t)) > 0.05  # the take's tempo moves
+        on = []
+        t = 0.0
+        for msg in mido.MidiFile(str(p.take.midi)):
+            t += msg.time
+            if msg.type == "note_on" and msg.velocity > 0:
+                on.append(t)
+                assert msg.channel == 9
+        d = np.min(np.abs(np.asarray(on)[:, None] - take_t[None, ::12]), axis=0)
+        assert np.max(d) < 0.04  # every cycle's first beat has a stroke, jittered a few ms
+    again = percussion.percussion_pairs("validation", tmp_path / "b", seed=4, n=2)
+    assert [p.take.midi.read_bytes() for p in pairs] == [p.take.midi.read_bytes() for p in again]

@@ -1,0 +1,112 @@
+"""Render the evaluation corpus: ASAP performance pairs under the named acoustic conditions.
+
+Pairs (matcher/evaluation/corpus.py): two performances of the same ASAP folder with
+identical beat label sequences, seeded, at most 3 pairs per folder for ``dev`` and 2 for
+``validation``. Conditions (matcher/evaluation/conditions.py): the reference rendered by
+FluidSynth (FluidR3 GM, dry), the take through other engines, soundfonts, rooms,
+microphones, noise, levels and tunings, and the ``hardest``. Audio is cached outside the
+repository (``--cache``, default ``$MATCHER_CORPUS_CACHE`` or
+``${XDG_CACHE_HOME:-~/.cache}/matcher/corpus``); files already there are kept, so a
+second run renders nothing.
+
+    .venv/bin/python tools/build_corpus.py --split dev|validation [--quick] [--conditions ...]
+        [--set asap|percussion] [--seed N] [--cache DIR] [--list]
+
+``--set percussion``: synthetic percussion pieces (4 dev, 3 validation; quick 2) written as
+General MIDI drums and rendered under the same conditions (other kits, rooms, noise).
+
+``--quick``: at most 3 pairs (one per folder, takes of at most 100 s) under the quick
+conditions; tools/eval_corpus.py --quick evaluates the same subset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import soundfile as sf
+
+from matcher.evaluation import conditions as cond
+from matcher.evaluation import corpus
+
+
+def selected(args: argparse.Namespace) -> tuple[list[corpus.Pair], list[str]]:
+    """The pairs and condition names chosen by the command line."""
+    if args.set == "percussion":
+        from matcher.evaluation.percussion import percussion_pairs
+
+        pairs = percussion_pairs(args.split, args.cache or corpus.cache_root(), args.seed, 2 if args.quick else None)
+    else:
+        pairs = corpus.corpus_pairs(args.split, args.seed, args.quick)
+    if args.pairs:
+        pairs = pairs[: args.pairs]
+    names = args.conditions or list(cond.QUICK if args.quick else cond.CONDITIONS)
+    return pairs, names
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shared with tools/eval_corpus.py."""
+    parser.add_argument("--split", choices=corpus.SPLITS, default="dev")
+    parser.add_argument(
+        "--set",
+        choices=["asap", "percussion"],
+        default="asap",
+        help="ASAP piano pairs, or synthetic percussion pieces (matcher/evaluation/percussion.py)",
+    )
+    parser.add_argument("--quick", action="store_true", help="the quick subset: 3 short pairs, the quick conditions")
+    parser.add_argument("--conditions", nargs="+", choices=list(cond.CONDITIONS), help="default: all (quick: QUICK)")
+    parser.add_argument("--pairs", type=int, help="only the first N pairs")
+    parser.add_argument("--seed", type=int, default=corpus.DEFAULT_SEED)
+    parser.add_argument("--cache", type=Path, default=None, help="rendered audio (default: %(default)s -> cache_root)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    parser.add_argument("--list", action="store_true", help="print the pairs and conditions, render nothing")
+    args = parser.parse_args()
+    if not (corpus.DATA_ROOT / "metadata.csv").exists():
+        print(f"no ASAP data at {corpus.DATA_ROOT} (set MATCHER_ASAP)", file=sys.stderr)
+        return 2
+    missing = cond.missing_tools()
+    if missing and not args.list:
+        print(f"missing: {', '.join(missing)} (run tools/setup_system.sh --eval)", file=sys.stderr)
+        return 2
+    cache = args.cache or corpus.cache_root()
+    pairs, names = selected(args)
+    print(f"{args.split}{' (quick)' if args.quick else ''}: {len(pairs)} pairs from "
+          f"{len({p.folder for p in pairs})} folders, seed {args.seed}; cache {cache}")  # fmt: skip
+    for name in names:
+        c = cond.CONDITIONS[name]
+        print(f"  {name:<13}{c.engine.key:<28}{' '.join(c.sox):<24}"
+              f"{(c.noise or '-') + (f' {c.snr_db:g} dB' if c.noise else ''):<12}"
+              f"gain {c.gain_db:+g} dB  A4 {c.a4_hz:g} Hz")  # fmt: skip
+    if args.list:
+        for p in pairs:
+            print(f"  {p.name}  ({len(p.beats()[0])} beats)")
+        return 0
+    began = time.perf_counter()
+    rendered = seconds = 0.0
+    for p in pairs:
+        for name in names:
+            t0 = time.perf_counter()
+            before = [
+                corpus.audio_path(cache, p.ref, cond.REFERENCE),
+                corpus.audio_path(cache, p.take, cond.CONDITIONS[name]),
+            ]
+            fresh = [not f.exists() for f in before]
+            r = corpus.render_pair(p, name, cache)
+            dur = sf.info(r.take_audio).duration
+            seconds += dur
+            rendered += sum(fresh)
+            state = "rendered" if any(fresh) else "cached"
+            print(f"{p.name:<58}{name:<13}{dur:7.1f} s  {len(r.take_beats):4d} beats  {state} "
+                  f"{time.perf_counter() - t0:5.1f} s")  # fmt: skip
+    print(f"{int(rendered)} files rendered, {seconds / 60:.1f} min of takes, {time.perf_counter() - began:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
