@@ -87,12 +87,13 @@ def _quiet_decoder() -> Iterator[None]:
         os.close(saved)
 
 
-def _check_path(path: str | os.PathLike) -> Path:
+def check_file(path: str | os.PathLike, kind: str = "audio file") -> Path:
+    """``path`` as a Path when it is a non-empty file; else one InputFileError naming why."""
     path = Path(path)
     if not path.exists():
         raise InputFileError(f"{path}: no such file")
     if path.is_dir():
-        raise InputFileError(f"{path}: is a folder, not an audio file")
+        raise InputFileError(f"{path}: is a folder, not {'an' if kind[0] in 'aeiou' else 'a'} {kind}")
     if path.stat().st_size == 0:
         raise InputFileError(f"{path}: file is empty")
     return path
@@ -100,7 +101,7 @@ def _check_path(path: str | os.PathLike) -> Path:
 
 def audio_info(path: str | os.PathLike) -> AudioInfo:
     """Rate, channels and length of an audio file, without decoding it."""
-    path = _check_path(path)
+    path = check_file(path)
     import soundfile as sf
 
     try:

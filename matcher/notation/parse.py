@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..audio import check_file
 from ..config import SCORE_SUFFIXES
 from ..errors import InputFileError, ParameterError
 
@@ -137,12 +138,7 @@ def _check_file(path: Path) -> str:
     if fmt is None:
         known = ", ".join(sorted(SCORE_SUFFIXES))
         raise InputFileError(f"{path}: not a score file (suffix {path.suffix or 'none'}; expected {known})")
-    if not path.exists():
-        raise InputFileError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputFileError(f"{path}: is a folder, not a score file")
-    if path.stat().st_size == 0:
-        raise InputFileError(f"{path}: file is empty")
+    check_file(path, "score file")
     return fmt
 
 
