@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import resource
+import subprocess
 import threading
 import time
 from collections.abc import Iterable
@@ -71,8 +73,8 @@ class RssAbove:
 
     The baseline is this process's RSS when the block starts (after imports and warm-up:
     "above start-up"); a daemon thread samples RSS every ``interval`` seconds; at exit,
-    ``peak_mb`` is the highest RSS seen (or the kernel's ``VmHWM`` when it could be reset
-    and is higher), ``end_mb`` the last.
+    ``peak_mb`` is the highest RSS sampled, ``hwm_mb`` the kernel's peak mark ``VmHWM``
+    (None where it could not be reset at the start), ``end_mb`` the last.
 
     Examples
     --------
@@ -110,17 +112,54 @@ class RssAbove:
         self.peak_mb = max(self.peak_mb, self.end_mb)
         if self._hwm_reset:
             self.hwm_mb = rss_mb(field="VmHWM")
-            self.peak_mb = max(self.peak_mb, self.hwm_mb)
 
     @property
     def peak_above_mb(self) -> float:
-        """Peak RSS above the baseline [MB]."""
-        return self.peak_mb - self.start_mb
+        """Peak RSS above the baseline [MB]: the higher of the sampled peak and the kernel's mark."""
+        return max(self.peak_mb, self.hwm_mb or self.peak_mb) - self.start_mb
 
     @property
     def growth_mb(self) -> float:
         """RSS at exit above the baseline [MB]."""
         return self.end_mb - self.start_mb
+
+
+class TimedModel:
+    """A pitch model that counts its calls and adds up their time [s]; everything else passes through."""
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+        self.reset()
+
+    def reset(self) -> None:
+        """Zero the counts."""
+        self.calls, self.seconds = 0, 0.0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+    def __call__(self, audio: np.ndarray) -> Any:
+        start = time.perf_counter()
+        try:
+            return self._model(audio)
+        finally:
+            self.calls += 1
+            self.seconds += time.perf_counter() - start
+
+
+def run_worker(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run a measuring subprocess (a fresh process: its memory is its own) and return the JSON
+    object it prints on its last line of stdout.
+
+    Raises
+    ------
+    RuntimeError
+        The process failed; the message ends with its stderr's tail.
+    """
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 class Timer:
