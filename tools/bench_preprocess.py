@@ -127,22 +127,16 @@ def _profile(path: Path, config, model) -> dict[str, float]:
     from matcher.features.pitch import PitchStream
     from matcher.features.spectral import SpectralStream
 
-    t0 = time.perf_counter()
-    blocks = [block for block, _ in file_blocks(path, config.sr)]
-    out = {"read+resample": time.perf_counter() - t0}
-    spectral = SpectralStream(config)
-    t0 = time.perf_counter()
-    for block in blocks:
-        spectral.push(block)
-    spectral.flush()
-    out["spectral"] = time.perf_counter() - t0
+    with Timer() as clock:
+        blocks = [block for block, _ in file_blocks(path, config.sr)]
+    out = {"read+resample": clock.seconds}
     timed = TimedModel(model)
-    pitch = PitchStream(timed)
-    t0 = time.perf_counter()
-    for block in blocks:
-        pitch.push(block)
-    pitch.flush()
-    out["pitch stream"] = time.perf_counter() - t0
+    for name, stream in (("spectral", SpectralStream(config)), ("pitch stream", PitchStream(timed))):
+        with Timer() as clock:
+            for block in blocks:
+                stream.push(block)
+            stream.flush()
+        out[name] = clock.seconds
     out["of which inside the model"] = timed.seconds
     out["model_calls"] = timed.calls
     return out

@@ -9,15 +9,17 @@ audio is written at the model rate as 32-bit float.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.random import default_rng as rng
 
 from .. import Beats, Config, Reference, build_reference, read_audio
 from ..scoring import Score, load_take, score_take
-from ..synth import render
+from ..synth import Note, TempoMap, render
 from . import synthetic
 from .data import join, pairs_of, read_beats, read_onsets
 
@@ -44,25 +46,31 @@ def score(ref: Reference, path: Path) -> Score:
     return score_take(ref, load_take(path, ref))
 
 
-def synth_cases(sets: list[str], folder: Path) -> list[Case]:
-    """Per kind two pieces (16 bars or 5 cycles, seeds 10, 11): steady 100 bpm reference, take with ±15 % rubato."""
-    out = []
+def _synth_pieces(sets: list[str], rubato_seed: int) -> Iterator[tuple[str, str, int, list[Note], float, TempoMap]]:
+    """Per synthetic set two pieces (16 bars or 5 cycles, seeds 10, 11): (set name, kind, k,
+    notes, whole beats, a ±15 % rubato at 100 bpm seeded ``rubato_seed + k``)."""
     for kind, set_name in synthetic.SYNTH_SETS.items():
         if set_name not in sets:
             continue
         for k in range(2):
             notes = synthetic.piece(kind, 16 if kind == "melodic" else 5, seed=k + 10)
             n_beats = float(np.floor(synthetic.length_beats(notes)))
-            ref_map = synthetic.steady(n_beats)
-            take_map = synthetic.rubato(n_beats, 100.0, 0.15, 4.0, np.random.default_rng(k + 20))
-            pair = synthetic.render_pair(folder, f"{kind}{k}_ref", f"{kind}{k}_take", notes, ref_map, take_map,
-                                         seed=k, subtype="FLOAT")  # fmt: skip
-            numbers = np.arange(0.0, n_beats + 1)
-            beats = Beats.from_numbers(ref_map.seconds(numbers), numbers, synthetic.BEATS_PER_BAR[kind], "synth")
-            truth = dict(zip(numbers.tolist(), take_map.seconds(numbers).tolist(), strict=True))
-            onsets = take_map.seconds(np.array(sorted({n.beat for n in notes})))
-            out.append(Case(set_name, f"{kind}{k}", pair.ref_audio, pair.take_audio, beats, truth, onsets, 4,
-                            kind == "melodic"))  # fmt: skip
+            yield set_name, kind, k, notes, n_beats, synthetic.rubato(n_beats, 100.0, 0.15, 4.0, rng(rubato_seed + k))
+
+
+def synth_cases(sets: list[str], folder: Path) -> list[Case]:
+    """Per kind two pieces: a steady 100 bpm reference, a take with ±15 % rubato."""
+    out = []
+    for set_name, kind, k, notes, n_beats, take_map in _synth_pieces(sets, 20):
+        ref_map = synthetic.steady(n_beats)
+        pair = synthetic.render_pair(folder, f"{kind}{k}_ref", f"{kind}{k}_take", notes, ref_map, take_map,
+                                     seed=k, subtype="FLOAT")  # fmt: skip
+        numbers = np.arange(0.0, n_beats + 1)
+        beats = Beats.from_numbers(ref_map.seconds(numbers), numbers, synthetic.BEATS_PER_BAR[kind], "synth")
+        truth = dict(zip(numbers.tolist(), take_map.seconds(numbers).tolist(), strict=True))
+        onsets = take_map.seconds(np.array(sorted({n.beat for n in notes})))
+        out.append(Case(set_name, f"{kind}{k}", pair.ref_audio, pair.take_audio, beats, truth, onsets, 4,
+                        kind == "melodic"))  # fmt: skip
     return out
 
 
@@ -87,20 +95,14 @@ def same_performance(sets: list[str], config: Config, model: Any, folder: Path) 
     at 2 kHz with 25 dB noise), each scored: share within 50 ms, median |error_ms|, tempo ratio."""
     sr = config.sr
     out = []
-    for kind, set_name in synthetic.SYNTH_SETS.items():
-        if set_name not in sets:
-            continue
-        for piece in range(2):
-            notes = synthetic.piece(kind, 16 if kind == "melodic" else 5, seed=piece + 10)
-            n_beats = float(np.floor(synthetic.length_beats(notes)))
-            perf = synthetic.rubato(n_beats, 100.0, 0.15, 4.0, np.random.default_rng(piece + 30))
-            numbers = np.arange(0.0, n_beats + 1)
-            beats = Beats.from_numbers(perf.seconds(numbers), numbers, 4, "synth")
-            ref_path = _write(folder / "same_ref.wav", render(notes, perf, sr, timbre=0), sr)
-            take_path = _write(
-                folder / "same_take.wav", render(notes, perf, sr, timbre=1, noise_db=30.0, seed=piece + 3), sr
-            )
-            out.append(_same(f"synth-{kind}", f"{kind}{piece}", ref_path, take_path, beats, config, model))
+    for set_name, kind, piece, notes, n_beats, perf in _synth_pieces(sets, 30):
+        numbers = np.arange(0.0, n_beats + 1)
+        beats = Beats.from_numbers(perf.seconds(numbers), numbers, 4, "synth")
+        ref_path = _write(folder / "same_ref.wav", render(notes, perf, sr, timbre=0), sr)
+        take_path = _write(
+            folder / "same_take.wav", render(notes, perf, sr, timbre=1, noise_db=30.0, seed=piece + 3), sr
+        )
+        out.append(_same(set_name, f"{kind}{piece}", ref_path, take_path, beats, config, model))
     for p in pairs_of(sets):
         if p.set_name == "piano" and p.name.split("->")[0] in {r["case"] for r in out}:
             continue  # p05 is the reference of two pairs
