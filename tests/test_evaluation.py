@@ -4,6 +4,7 @@ builders, pauses and the report tables. No follower runs here (the tools do that
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -149,6 +150,22 @@ def test_run_worker_reads_the_last_json_line_and_reports_failures() -> None:
     assert measure.run_worker([sys.executable, "-c", code]) == {"peak": 1.5}
     with pytest.raises(RuntimeError, match="boom"):
         measure.run_worker([sys.executable, "-c", "raise SystemExit('boom')"])
+
+
+STATS = {
+    "latency_ms": {"median": 1.2, "p99": 4.5, "max": 9.0},
+    "processing_ms": {"median": 0.8, "p99": 2.0, "max": 3.1},
+    "overflows": 0,
+    "dropped_blocks": 1,
+    "blocks": 4000,
+}
+
+
+@pytest.mark.parametrize("indent", [None, 1])
+def test_follow_stats_reads_the_last_json_object_of_matcher_follow(indent: int | None) -> None:
+    out = {"summary": {"mean_tempo_dev_pct": -3.0, "fastest": {"bar": 4}}, "stats": STATS}
+    stdout = "following 'bench' ...\n{not json}\n" + json.dumps(out, indent=indent) + "\n"
+    assert measure.follow_stats(stdout) == STATS
 
 
 # -- data sets ------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ import numpy as np
 
 from matcher import Config, ReferenceStore, YinModel, build_reference
 from matcher.evaluation import pulse, synthetic
-from matcher.evaluation.measure import memory_slope, rss_mb
+from matcher.evaluation.measure import follow_stats, memory_slope, rss_mb
 from matcher.evaluation.metrics import beat_errors, summarize
 from matcher.synth import render
 
@@ -56,13 +56,6 @@ def make_material(folder: Path, minutes: float, rate: int, seed: int = 11):
     take = render(notes, take_map, rate, timbre=1, noise_db=30.0, seed=seed + 1)
     beats = np.arange(n_beats + 1.0)
     return store, take, take_map.seconds(beats), ref_map.seconds(beats)
-
-
-def follow_stats(stdout: str) -> dict[str, Any]:
-    """The ``stats`` of the one JSON object ``matcher follow --stats --json`` prints last on stdout."""
-    text = stdout.rstrip()
-    start = text.rfind("\n{") + 1  # the object starts a line (pretty-printed or one line)
-    return json.loads(text[start:])["stats"]
 
 
 def stats_of_result(r: Any) -> dict[str, Any]:

@@ -235,3 +235,14 @@ def memory_slope(samples: list[tuple[float, float]], settle_s: float = 60.0) -> 
         "from_s": round(float(t[late][0]), 1),
         "samples": len(samples),
     }
+
+
+def follow_stats(stdout: str) -> dict[str, Any]:
+    """The ``stats`` of the one JSON object ``matcher follow --stats --json`` prints last on stdout.
+
+    ``{"summary": {...}, "stats": {"latency_ms": {"median", "p99", "max"}, "processing_ms":
+    {...}, "overflows", "dropped_blocks", "blocks"}}``, on one line or pretty-printed; the
+    object starts a line.
+    """
+    text = stdout.rstrip()
+    return json.loads(text[text.rfind("\n{") + 1 :])["stats"]
