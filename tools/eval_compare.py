@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     res = evaluate_pairs({m: run[m] for m in methods}, pair_list)
     res["wall_seconds"] = time.perf_counter() - t0
-    print(methods_table(res) + (per_pair_table(res["pairs"]) if args.per_pair else ""))
+    print(methods_table(res) + ("\n" + per_pair_table(res["pairs"]) if args.per_pair else ""))
     print(f"\nwall time {res['wall_seconds']:.0f} s")
     if args.json:
         args.json.write_text(json.dumps(res, indent=1))
