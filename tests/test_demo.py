@@ -1,4 +1,4 @@
-"""`tools/demo.py` end to end, as `make demo` runs it (about 4 s: not marked slow)."""
+"""`tools/demo.py` end to end, as `make demo` runs it (about 10 s: not marked slow)."""
 
 from __future__ import annotations
 
@@ -26,10 +26,17 @@ def test_demo_runs(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
     png = out / "demo_follow.png"
     assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    match = re.search(r"beats within 50/100/200 ms: (\d+) % / (\d+) % / (\d+) %; median error \d+ ms", proc.stdout)
+    match = re.search(r"beats within 50/100/200 ms: (\d+) % / (\d+) % / (\d+) %; median error (\d+) ms", proc.stdout)
     assert match, proc.stdout
-    shares = [int(g) for g in match.groups()]
-    assert shares == sorted(shares) and shares[2] <= 100
+    within_100, median_ms = int(match.group(2)), int(match.group(4))
+    # Measured: 92 % within 100 ms (45 of 49 beats), median 8 ms; floors with margin.
+    assert within_100 >= 85 and median_ms <= 30, proc.stdout
+    # Tempo per bar: the fermata (1.5 s held in bar 9) is shown as held time, not as slow playing
+    # (a tempo across it read -48 %); measured: every bar within -16 % .. +25 %.
+    rows = re.findall(r"^ +[\d.]+ +(\d+) +([+-][\d.]+) +([+-][\d.]+)( +[\d.]+ / +[\d.]+)?$", proc.stdout, re.M)
+    assert [int(r[0]) for r in rows] == list(range(1, 13)), proc.stdout
+    assert all(float(r[2]) > -30.0 for r in rows), rows
+    assert rows[8][3] and float(rows[8][3].split("/")[0]) == 1.5, rows[8]
     assert "mean tempo deviation" in proc.stdout
     # The reference went into the store the demo was given, not ./references.
     assert (store / "index.json").is_file()

@@ -1,26 +1,26 @@
-"""The scenario generator of tools/eval_jumps.py: edits, their ground truth and the re-lock metric (no follower)."""
+"""The jump scenarios of matcher.evaluation (tools/eval_jumps.py): edits, their ground truth and the
+re-lock metric (no follower)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from matcher.evaluation import jumps as ej
+from matcher.evaluation.data import Case
+from matcher.evaluation.jump_runs import PERC_CYCLE, Piece, score_scenario
+from matcher.evaluation.truth import TruthMap, cycle_ids
 from matcher.follow import Track
 from matcher.synth import Note, percussion
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))  # tools/ is not a package
-import eval_follow
-import eval_jumps as ej
 
 SR = 1000  # a coarse rate keeps the audio checks small; segment boundaries stay whole samples
 DUR = 90.0  # take length [s]
 AT = 40.0  # edit time T1 [s]
 
 # An unedited take played at half the reference's speed: ref_t = take_t / 2.
-HALF = ej.TruthMap(np.array([0.0, DUR]), np.array([0.0, DUR / 2]), np.array([0.0, 1.0]))
+HALF = TruthMap(np.array([0.0, DUR]), np.array([0.0, DUR / 2]), np.array([0.0, 1.0]))
 
 
 def _src(kind: str, t: float) -> float:
@@ -65,7 +65,7 @@ def test_truth_of_a_jump_back_is_the_earlier_reference_position() -> None:
 
 
 def test_truth_is_undefined_in_a_pause_and_outside_the_annotated_span() -> None:
-    truth = ej.TruthMap(np.array([1.0, 80.0]), np.array([2.0, 60.0]), np.array([0.0, 1.0]))
+    truth = TruthMap(np.array([1.0, 80.0]), np.array([2.0, 60.0]), np.array([0.0, 1.0]))
     sc = ej.make_scenario("silence", AT, DUR)
     got = sc.truth(np.array([0.5, AT + 1.0, AT + ej.PAUSE_S + 1.0, DUR + 4.0]), truth)[:, 0]
     assert np.isnan(got[0]) and np.isnan(got[1]) and np.isnan(got[3])
@@ -114,31 +114,31 @@ def test_crossfade_keeps_the_power_of_uncorrelated_signals(rng: np.random.Genera
 
 def test_positions_one_identical_cycle_apart_are_equivalent() -> None:
     beats = np.arange(0.0, 49.0)  # four 12-beat cycles at 1 beat/s in the reference
-    truth = ej.TruthMap(beats * 0.5, beats.copy(), beats, cycle_beats=12.0, cycle_ids=(0, 0, 2, 0))
+    truth = TruthMap(beats * 0.5, beats.copy(), beats, cycle_beats=12.0, cycle_ids=(0, 0, 2, 0))
     eq = truth.equivalents(np.array([3.0, 27.0, np.nan]))
     assert sorted(eq[0][~np.isnan(eq[0])]) == [3.0, 15.0, 39.0]
     assert list(eq[1][~np.isnan(eq[1])]) == [27.0]  # cycle 2 differs from the others
     assert np.all(np.isnan(eq[2]))  # no truth (a pause): no equivalents either
-    unique = ej.TruthMap(beats * 0.5, beats.copy(), beats)
+    unique = TruthMap(beats * 0.5, beats.copy(), beats)
     assert unique.equivalents(np.array([3.0])).shape == (1, 1)
 
 
 def test_cycles_with_the_same_strokes_share_an_id() -> None:
     full = [Note(c * 12.0 + o, 0.5, None, 0.5 + 0.1 * c, d) for c in range(3) for o, d in ((0, 0), (3, 1))]
-    assert ej.cycle_ids(full, 12.0) == (0, 0, 0)  # velocities ignored
-    assert ej.cycle_ids([n for n in full if n.beat != 15.0], 12.0) == (0, 1, 0)
+    assert cycle_ids(full, 12.0) == (0, 0, 0)  # velocities ignored
+    assert cycle_ids([n for n in full if n.beat != 15.0], 12.0) == (0, 1, 0)
     notes = percussion(9, seed=0)
-    ids = ej.cycle_ids(notes, ej.PERC_CYCLE)
+    ids = cycle_ids(notes, PERC_CYCLE)
     assert len(ids) == 9 and len(set(ids)) < 9  # most cycles complete, a few with dropped strokes
 
 
 def test_placements_leave_room_for_the_edit() -> None:
-    truth = ej.TruthMap(np.array([0.5, 60.0]), np.array([0.5, 60.0]), np.array([0.0, 1.0]))
+    truth = TruthMap(np.array([0.5, 60.0]), np.array([0.5, 60.0]), np.array([0.0, 1.0]))
     for kind in ej.KINDS:
         ats = ej.placements(kind, truth, 3)
         assert ats and min(ats) >= ej.LEAD_S
         assert max(ats) + ej.EDITS[kind][1] <= 60.0 - ej.TAIL_S
-    short = ej.TruthMap(np.array([0.5, 47.0]), np.array([0.5, 47.0]), np.array([0.0, 1.0]))
+    short = TruthMap(np.array([0.5, 47.0]), np.array([0.5, 47.0]), np.array([0.0, 1.0]))
     assert ej.placements("forward", short, 3) == []
     assert len(ej.placements("back", short, 3)) == 3
 
@@ -161,17 +161,15 @@ def test_relock_time_waits_for_a_position_that_holds() -> None:
 
 
 def test_a_perfect_follower_relocks_at_once_and_holds_during_the_pause() -> None:
-    case = eval_follow.Case(
-        "s", "p", Path("r.wav"), Path("t.wav"), np.arange(1.0, DUR, 1.0), np.arange(1.0, DUR, 1.0) / 2
-    )
-    piece = ej.Piece(case, HALF, "test")
+    case = Case("s", "p", Path("r.wav"), Path("t.wav"), np.arange(1.0, DUR, 1.0), np.arange(1.0, DUR, 1.0) / 2)
+    piece = Piece(case, HALF, "test")
     base = np.zeros(len(case.take_beats))
     for kind in ej.KINDS:
         sc = ej.make_scenario(kind, AT, DUR)
         t = np.arange(0.0, sc.duration, 0.016)
         truth = sc.truth(t, HALF)[:, 0]
         ref_t = np.where(np.isnan(truth), AT / 2, truth)  # holds where the pause began
-        out = ej.score_scenario(piece, sc, _track(t, ref_t), base)
+        out = score_scenario(piece, sc, _track(t, ref_t), base)
         assert out.relock_s < 0.02
         assert np.all(out.errors < 10.0)
         assert len(out.errors) == len(out.base_errors) > 0

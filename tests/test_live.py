@@ -33,14 +33,11 @@ from matcher import Config, ReferenceStore, build_reference
 from matcher.audio import file_blocks, read_audio
 from matcher.cli import main
 from matcher.errors import DeviceError
+from matcher.evaluation import pulse as pulse_mic
 from matcher.features import YinModel
 from matcher.follow import follow_blocks
 from matcher.live import BlockRing, DurationStats, LiveSession, find_input_device, input_devices
 from matcher.synth import TempoMap, melody, render
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-import pulse_mic  # noqa: E402  (tools/ is not a package)
 
 SR_DEV = 44100  # the rate the fake and the PulseAudio microphones record at
 CONFIG = Config(pitch_backend="yin")

@@ -1,7 +1,7 @@
 """Practice scoring: the timing arithmetic on exact numbers, a synthetic take with known
 timing, edits of known size recovered as the change of the score, pitch in cents,
 ``matcher score`` and ``matcher follow --score`` end to end, and the audio edits of
-tools/edit_audio.py (the validation's ground truth). YIN pitch only (no TensorFlow)."""
+matcher.evaluation.edits (the validation's ground truth). YIN pitch only (no TensorFlow)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import soundfile as sf
 
 from matcher import Beats, Config, ParameterError, Reference, YinModel, build_reference
 from matcher.cli import main
+from matcher.evaluation import edits as edit_audio
 from matcher.follow import Track
 from matcher.scoring import (
     followed_span,
@@ -28,9 +29,6 @@ from matcher.scoring import (
     tempo_trend,
 )
 from matcher.synth import Note, TempoMap, render
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))  # tools/ is not a package
-import edit_audio
 
 CONFIG = Config(pitch_backend="yin")
 SR = CONFIG.sr
@@ -344,7 +342,7 @@ def test_cli_follow_score(music: dict, capsys: pytest.CaptureFixture) -> None:
     assert "followed" in captured.out and "timing per bar" in captured.out and "beats within ±50 ms" in captured.out
 
 
-# -- the audio edits (tools/edit_audio.py) ------------------------------------------------------
+# -- the audio edits (matcher.evaluation.edits) ------------------------------------------------------
 
 
 def _clicks(times: np.ndarray, seconds: float) -> np.ndarray:
@@ -390,8 +388,7 @@ def test_edit_stretch_and_rush_follow_their_time_maps() -> None:
 
 
 def test_edit_pitch_shift_keeps_time_and_shifts_by_cents() -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import synth as test_signals
+    import synth as test_signals  # tests/synth.py (pytest puts tests/ on the path)
 
     y = test_signals.tone(440.0, 3.0, SR, amp=0.5)
     edit = edit_audio.pitch_shift(y, SR, 1.0, 2.0, 50.0)

@@ -17,11 +17,8 @@ import argparse
 import json
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from matcher.batch import ONE_THREAD_ENV
 

@@ -29,9 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,21 +37,14 @@ from typing import Any
 
 import numpy as np
 
+from matcher.evaluation.data import DATA_ROOT
+from matcher.evaluation.measure import peak_rss_mb, rss_mb, run_worker
+from matcher.evaluation.metrics import beat_errors, summarize
+
 HERE = Path(__file__).resolve().parent
-DATA = Path(os.environ.get("MATCHER_EVAL_DATA", "/work/shared/data"))
+DATA = DATA_ROOT
 SR = 16000
 CHUNK_S = 10.0
-
-
-def rss_mb() -> float:
-    """Current resident set size [MiB] (Linux /proc)."""
-    with open("/proc/self/statm") as f:
-        pages = int(f.read().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 # -- inputs ------------------------------------------------------------------------------
@@ -156,7 +146,7 @@ def worker_matcher(a: str, b: str) -> dict[str, Any]:
         "method": data["method"],
         "beats": len(data["beats"]),
         "start_mb": start,
-        "peak_above_start_mb": peak_mb() - start,
+        "peak_above_start_mb": peak_rss_mb() - start,
         "a_t": path[:, 0].tolist(),
         "b_t": path[:, 1].tolist(),
     }
@@ -211,7 +201,7 @@ def worker_librosa(a: str, b: str) -> dict[str, Any]:
     start = rss_mb()
     t0 = time.perf_counter()
     librosa.sequence.dtw(C=cdist(X, Y))
-    return {"align_s": time.perf_counter() - t0, "start_mb": start, "peak_above_start_mb": peak_mb() - start}
+    return {"align_s": time.perf_counter() - t0, "start_mb": start, "peak_above_start_mb": peak_rss_mb() - start}
 
 
 def worker_agree(a: str, b: str, pool: int) -> dict[str, Any]:
@@ -238,23 +228,16 @@ def worker_agree(a: str, b: str, pool: int) -> dict[str, Any]:
     }
 
 
-def run_worker(*args: str) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "--worker", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+def worker(*args: str) -> dict[str, Any]:
+    """One measurement in a fresh process (this file with ``--worker``)."""
+    return run_worker([sys.executable, __file__, "--worker", *args])
 
 
 def truth_errors(res: dict[str, Any], ka: np.ndarray, kb: np.ndarray) -> dict[str, float]:
-    """Path error against the known map, on a 1 s grid of A time."""
+    """Path error against the known map, on a 1 s grid of A time (the beat metric with A as the take)."""
     grid = np.arange(1.0, ka[-1] - 1.0, 1.0)
-    err = np.abs(np.interp(grid, res["a_t"], res["b_t"]) - np.interp(grid, ka, kb)) * 1000
-    return {
-        "median_ms": float(np.median(err)),
-        "p95_ms": float(np.percentile(err, 95)),
-        "within_50": float(np.mean(err <= 50) * 100),
-    }
+    figures = summarize(beat_errors(grid, np.interp(grid, ka, kb), res["a_t"], res["b_t"]))
+    return {"median_ms": figures["median_ms"], "p95_ms": figures["p95_ms"], "within_50": figures["within_50"]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -282,20 +265,20 @@ def main(argv: list[str] | None = None) -> int:
             a, b, ka, kb = build_pair(seconds, Path(tmp))
             row: dict[str, Any] = {"a_s": float(ka[-1]), "b_s": float(kb[-1]), "build_s": time.perf_counter() - t0}
             print(f"{label}: A {ka[-1]:.0f} s, B {kb[-1]:.0f} s (built in {row['build_s']:.0f} s)", file=sys.stderr)
-            m = run_worker("matcher", str(a), str(b))
+            m = worker("matcher", str(a), str(b))
             row["matcher"] = {k: v for k, v in m.items() if k not in ("a_t", "b_t")}
             row["matcher"]["truth"] = truth_errors(m, ka, kb)
-            row["matcher"].update(run_worker("stages", str(a), str(b)))
+            row["matcher"].update(worker("stages", str(a), str(b)))
             print(f"  matcher {json.dumps(row['matcher'])}", file=sys.stderr)
             n, k = row["matcher"]["frames"]
             need_gb = n * k * (8 + 8 + 4) / 2**30
             if need_gb <= args.baseline_max_gb:
-                row["librosa"] = run_worker("librosa", str(a), str(b))
+                row["librosa"] = worker("librosa", str(a), str(b))
             else:
                 row["librosa"] = {"skipped": f"needs about {need_gb:.0f} GB for {n} x {k} cells"}
             print(f"  librosa {json.dumps(row['librosa'])}", file=sys.stderr)
             if args.agree_pool and 500 <= seconds <= 700:
-                row["agreement"] = run_worker("agree", str(a), str(b), str(args.agree_pool))
+                row["agreement"] = worker("agree", str(a), str(b), str(args.agree_pool))
                 print(f"  agreement {json.dumps(row['agreement'])}", file=sys.stderr)
             results["sizes"][label] = row
     print(format_table(results))

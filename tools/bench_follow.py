@@ -37,13 +37,14 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from matcher.evaluation.measure import RssAbove, TimedModel, run_worker
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINES = ROOT / "tools" / "baselines"
@@ -303,28 +304,6 @@ class GcPauses:
                 self.full.append(1000.0 * (time.perf_counter() - self._start))
 
 
-class CountingModel:
-    """A pitch model that counts its calls and their time (everything else passes through)."""
-
-    def __init__(self, model) -> None:
-        self._model = model
-        self.reset()
-
-    def reset(self) -> None:
-        self.calls, self.seconds = 0, 0.0
-
-    def __getattr__(self, name: str):
-        return getattr(self._model, name)
-
-    def __call__(self, audio: np.ndarray):
-        start = time.perf_counter()
-        try:
-            return self._model(audio)
-        finally:
-            self.calls += 1
-            self.seconds += time.perf_counter() - start
-
-
 def bench_latency(ref_path: Path, take_path: Path, take_seconds: float, spice: bool) -> dict[str, Any]:
     from matcher import Config, build_reference
     from matcher.audio import read_audio
@@ -377,56 +356,12 @@ def bench_latency(ref_path: Path, take_path: Path, take_seconds: float, spice: b
             results["spice_error"] = str(exc)
         else:
             # The reference's grid is the same (hop 256); only the take's pitch is added.
-            counted = CountingModel(model)
+            counted = TimedModel(model)
             measure("features+SPICE+step", lambda: FeatureStream(spice_config, counted), counted)
     return results
 
 
 # -- (c) memory ---------------------------------------------------------------------------------
-
-
-def rss_kb(field: str = "VmRSS") -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"{field} not in /proc/self/status")
-
-
-class PeakRss:
-    """Highest VmRSS seen by a sampling thread (every ``interval`` s) while active."""
-
-    def __init__(self, interval: float = 0.002) -> None:
-        self.interval = interval
-        self.peak = rss_kb()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, rss_kb())
-            time.sleep(self.interval)
-
-    def __enter__(self) -> PeakRss:
-        self._hwm_reset = reset_hwm()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, rss_kb())
-        self.hwm = rss_kb("VmHWM") if self._hwm_reset else None
-
-
-def reset_hwm() -> bool:
-    """Reset the kernel's peak-RSS mark (Linux: write 5 to clear_refs)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
 
 
 def tile_frames(frames, n: int):
@@ -461,19 +396,17 @@ def memory_child(ref_path: Path, take_path: Path, ref_minutes: float, take_secon
     hop_latencies(small, take[: config.sr], FeatureStream(config, NoPitch(config)))
     del real, small
     gc.collect()
-    start_kb = rss_kb()
 
-    with PeakRss() as build:
+    with RssAbove(0.002) as build:
         follower = Follower(reference, lookahead_samples=stream.lookahead_samples)
     gc.collect()
-    built_kb = rss_kb()
     hop = config.hop
-    with PeakRss() as following:
+    with RssAbove(0.002) as following:
         for k in range(len(take) // hop):
             frames = stream.push(take[k * hop : (k + 1) * hop])
             if len(frames):
                 follower.steps(frames)  # positions shown and dropped, as live
-    mb = 1 / 1024
+    start, built = build.start_mb, following.start_mb
     return {
         "ref_minutes": ref_minutes,
         "ref_frames": n,
@@ -481,13 +414,13 @@ def memory_child(ref_path: Path, take_path: Path, ref_minutes: float, take_secon
         "follower_vectors_mb": follower.ref_vectors.nbytes / 2**20,
         "band_arrays": int(follower._D.shape[0]),
         "take_seconds": len(take) / config.sr,
-        "startup_mb": start_kb * mb,
-        "build_peak_mb": (build.peak - start_kb) * mb,
-        "build_hwm_mb": None if build.hwm is None else (build.hwm - start_kb) * mb,
-        "after_build_mb": (built_kb - start_kb) * mb,
-        "follow_peak_mb": (following.peak - built_kb) * mb,
-        "follow_hwm_mb": None if following.hwm is None else (following.hwm - built_kb) * mb,
-        "total_peak_mb": (max(build.peak, following.peak) - start_kb) * mb,
+        "startup_mb": start,
+        "build_peak_mb": build.peak_mb - start,
+        "build_hwm_mb": None if build.hwm_mb is None else build.hwm_mb - start,
+        "after_build_mb": built - start,
+        "follow_peak_mb": following.peak_mb - built,
+        "follow_hwm_mb": None if following.hwm_mb is None else following.hwm_mb - built,
+        "total_peak_mb": max(build.peak_mb, following.peak_mb) - start,
     }
 
 
@@ -496,8 +429,7 @@ def bench_memory(ref_path: Path, take_path: Path, ref_minutes: list[float], take
     for minutes in ref_minutes:
         cmd = [sys.executable, __file__, "--memory-child", str(minutes), "--take-seconds", str(take_seconds)]
         cmd += ["--ref-audio", str(ref_path), "--take-audio", str(take_path)]
-        proc = subprocess.run(cmd, check=True, capture_output=True, text=True)
-        out.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        out.append(run_worker(cmd))
     return out
 
 
@@ -596,11 +528,6 @@ def main() -> int:
     ap.add_argument("--ref-audio", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--take-audio", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    try:
-        import matcher  # noqa: F401 - installed (editable) or on PYTHONPATH
-    except ImportError:
-        sys.path.insert(0, str(ROOT))
-
     if args.memory_child is not None:
         print(json.dumps(memory_child(args.ref_audio, args.take_audio, args.memory_child, args.take_seconds)))
         return 0

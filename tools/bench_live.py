@@ -4,9 +4,10 @@ Generates a reference and a tempo-warped take of ``--minutes`` (matcher.synth, e
 ground truth), then follows the take live:
 
 * ``--via pulse`` (default): through a real audio path. A private PulseAudio server with
-  a file-fed microphone (tools/pulse_mic.py) and ``matcher follow REF --device pulse
-  --duration S --stats --jsonl FILE`` in a subprocess, exactly what a user runs; its
-  memory (VmRSS) is sampled from /proc every few seconds.
+  a file-fed microphone (matcher.evaluation.pulse) and ``matcher follow REF --device pulse
+  --duration S --stats --json --jsonl FILE`` in a subprocess, exactly what a user runs; its
+  figures are read from the one JSON object it prints at the end, its memory (VmRSS)
+  sampled from /proc every few seconds.
 * ``--via paced``: no sound server; :class:`matcher.live.LiveSession` in this process
   with a stream that delivers 10 ms blocks at real-time pace from a thread.
 
@@ -22,41 +23,34 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import soundfile as sf
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-import pulse_mic  # noqa: E402  (tools/ is not a package)
-
-from matcher import Config, ReferenceStore, build_reference  # noqa: E402
-from matcher.features import YinModel  # noqa: E402
-from matcher.synth import TempoMap, melody, render  # noqa: E402
+from matcher import Config, ReferenceStore, YinModel, build_reference
+from matcher.evaluation import pulse, synthetic
+from matcher.evaluation.measure import follow_stats, memory_slope, rss_mb
+from matcher.evaluation.metrics import beat_errors, summarize
+from matcher.synth import render
 
 BPM = 120.0
 LEAD_S = 1.0  # silence before the take, as a player who starts a moment after the follower
 
 
 def make_material(folder: Path, minutes: float, rate: int, seed: int = 11):
-    """Reference (steady BPM) and a take whose tempo wanders ±12 % every 8 bars."""
+    """Reference (steady BPM, stored as "bench") and a take whose tempo wanders ±12 % every 8 bars."""
     rng = np.random.default_rng(seed)
-    n_bars = max(4, round(minutes * 60 * BPM / 60 / 4))
-    n_beats = 4 * n_bars
-    notes = melody(n_bars, 4, seed=seed)
-    ref_map = TempoMap((0.0, float(n_beats)), (BPM, BPM))
-    knots = tuple(np.arange(0.0, n_beats + 32, 32.0))
-    take_map = TempoMap(knots, tuple(BPM * (1 + 0.12 * rng.uniform(-1, 1, len(knots)))))
+    n_bars = max(4, round(minutes * BPM / 4))
+    notes, n_beats = synthetic.piece("melodic", n_bars, seed), 4.0 * n_bars
+    ref_map, take_map = synthetic.steady(n_beats, BPM), synthetic.rubato(n_beats, BPM, 0.12, 32.0, rng)
     config = Config(pitch_backend="yin")
-    ref_path = folder / "reference.wav"
-    sf.write(ref_path, render(notes, ref_map, config.sr), config.sr)
+    ref_path = synthetic.write_audio(folder / "reference.wav", render(notes, ref_map, config.sr), config.sr)
     store = folder / "store"
     ReferenceStore(store).add(build_reference(ref_path, config, YinModel(config), "bench"), replace=True)
     take = render(notes, take_map, rate, timbre=1, noise_db=30.0, seed=seed + 1)
@@ -64,88 +58,49 @@ def make_material(folder: Path, minutes: float, rate: int, seed: int = 11):
     return store, take, take_map.seconds(beats), ref_map.seconds(beats)
 
 
-def rss_mb(pid: int | str = "self") -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    except OSError:
-        return None
-    return None
-
-
-def memory_summary(samples: list[tuple[float, float]]) -> dict:
-    """RSS [MB] after the first minute and at the end, and the slope over that span."""
-    if not samples:
-        return {}
-    t = np.array([s[0] for s in samples])
-    mb = np.array([s[1] for s in samples])
-    late = t >= min(60.0, t[-1] / 2)
-    slope = float(np.polyfit(t[late], mb[late], 1)[0] * 60) if late.sum() >= 3 else float("nan")
+def stats_of_result(r: Any) -> dict[str, Any]:
+    """A :class:`matcher.live.LiveResult` as the ``stats`` object of ``matcher follow --stats --json``."""
+    lat, proc = r.latency, r.processing
     return {
-        "rss_start_mb": round(float(mb[late][0]), 1),
-        "rss_end_mb": round(float(mb[-1]), 1),
-        "rss_max_mb": round(float(mb.max()), 1),
-        "rss_slope_mb_per_min": round(slope, 3),
-        "from_s": round(float(t[late][0]), 1),
-        "samples": len(samples),
+        "latency_ms": {"median": lat["median_ms"], "p99": lat["p99_ms"], "max": lat["max_ms"]},
+        "processing_ms": {"median": proc["median_ms"], "p99": proc["p99_ms"], "max": proc["max_ms"]},
+        "overflows": r.overflows,
+        "dropped_blocks": r.dropped_blocks,
+        "blocks": lat["n"],
     }
 
 
-def accuracy(t: np.ndarray, ref_t: np.ndarray, take_beats: np.ndarray, ref_beats: np.ndarray) -> dict:
-    err = np.abs(np.interp(take_beats, t, ref_t) - ref_beats) * 1000.0
-    out = {f"within_{tol}": round(float(np.mean(err <= tol) * 100), 1) for tol in (50, 100, 200)}
-    out["median_ms"] = round(float(np.median(err)), 1)
-    return out
-
-
-STATS_RE = {
-    "latency": re.compile(
-        r"latency, block arrival to position: median ([\d.]+) ms, p99 ([\d.]+) ms, max ([\d.]+) ms "
-        r"\(at ([\d.]+) s\) over \d+ blocks, (\d+) longer than"
-    ),
-    "processing": re.compile(r"processing: median ([\d.]+) ms, p99 ([\d.]+) ms"),
-    "input": re.compile(r"overflows (\d+), dropped blocks (\d+)"),
-    "buffering": re.compile(r"device buffering ([\d.]+) ms"),
-}
-
-
 def via_pulse(store: Path, fed: np.ndarray, rate: int, duration: float, folder: Path, every: float) -> dict:
-    why = pulse_mic.unavailable()
+    why = pulse.unavailable()
     if why:
         raise SystemExit(f"bench_live: {why}; or use --via paced")
     jsonl = folder / "positions.jsonl"
-    with pulse_mic.PulseServer() as server:
+    with pulse.PulseServer() as server:
         source = server.pipe_source(rate=rate)
         feeder = source.feed(fed)
         cmd = [sys.executable, "-m", "matcher", "follow", "bench", "--store", str(store), "--device", "pulse"]
-        cmd += ["--duration", str(duration), "--stats", "--jsonl", str(jsonl), "--quiet"]
+        cmd += ["--duration", str(duration), "--stats", "--json", "--jsonl", str(jsonl), "--quiet"]
         proc = subprocess.Popen(cmd, env=dict(os.environ, **source.env), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         memory, start = [], None
         while proc.poll() is None:
             time.sleep(every)
             if start is None and jsonl.exists() and jsonl.stat().st_size:
                 start = time.monotonic()  # following has begun: time 0 of the memory curve
-            mb = rss_mb(proc.pid)
-            if start is not None and mb is not None:
+            try:
+                mb = rss_mb(proc.pid)
+            except OSError:  # it has just ended
+                continue
+            if start is not None:
                 memory.append((time.monotonic() - start, mb))
                 print(f"  {memory[-1][0]:6.0f} s  RSS {mb:7.1f} MB", flush=True)
         out, err = proc.communicate()
         feeder.stop()
         source.unload()
-    text = out.decode() + err.decode()
     if proc.returncode != 0:
-        raise SystemExit(f"bench_live: matcher exited with {proc.returncode}:\n{text}")
-    figures: dict = {"stats_lines": [line for line in text.splitlines() if line.strip()]}
-    for key, regex in STATS_RE.items():
-        m = regex.search(text)
-        if m:
-            figures[key] = [float(v) for v in m.groups()]
+        raise SystemExit(f"bench_live: matcher exited with {proc.returncode}:\n{out.decode()}{err.decode()}")
     rows = [json.loads(line) for line in jsonl.read_text().splitlines()]
-    figures["t"] = np.array([r["t"] for r in rows])
-    figures["ref_t"] = np.array([r["ref_t"] for r in rows])
-    figures["memory"] = memory_summary(memory)
-    return figures
+    t, ref_t = np.array([r["t"] for r in rows]), np.array([r["ref_t"] for r in rows])
+    return {"stats": follow_stats(out.decode()), "t": t, "ref_t": ref_t, "memory": memory_slope(memory)}
 
 
 def via_paced(store: Path, fed: np.ndarray, rate: int, duration: float, every: float) -> dict:
@@ -195,15 +150,7 @@ def via_paced(store: Path, fed: np.ndarray, rate: int, duration: float, every: f
             memory.append((now, rss_mb()))
             print(f"  {now:6.0f} s  RSS {memory[-1][1]:7.1f} MB", flush=True)
     r = session.result()
-    lat, proc = r.latency, r.processing
-    return {
-        "latency": [lat["median_ms"], lat["p99_ms"], lat["max_ms"], lat["max_at_s"], lat["over_hop"]],
-        "processing": [proc["median_ms"], proc["p99_ms"]],
-        "input": [r.overflows, r.dropped_blocks],
-        "t": r.track.t,
-        "ref_t": r.track.ref_t,
-        "memory": memory_summary(memory),
-    }
+    return {"stats": stats_of_result(r), "t": r.track.t, "ref_t": r.track.ref_t, "memory": memory_slope(memory)}
 
 
 def main() -> int:
@@ -231,33 +178,23 @@ def main() -> int:
         else:
             figures = via_paced(store, fed, args.rate, duration, args.every)
     hop_ms = Config().frame_seconds * 1000
-    lat, proc, (overflows, drops) = figures["latency"], figures["processing"], figures["input"]
-    acc = accuracy(figures["t"] - LEAD_S, figures["ref_t"], take_beats, ref_beats)
-    report = {
-        "via": args.via,
-        "minutes": round(duration / 60, 2),
-        "hop_ms": hop_ms,
-        "latency_ms": {"median": lat[0], "p99": lat[1], "max": lat[2], "max_at_s": lat[3]},
-        "blocks_over_hop": int(lat[4]),
-        "processing_ms": {"median": proc[0], "p99": proc[1]},
-        "overflows": int(overflows),
-        "dropped_blocks": int(drops),
-        "device_buffering_ms": figures.get("buffering", [None])[0],
-        "memory": figures["memory"],
-        "accuracy": acc,
-        "goal": "median <= 5 ms and p99 <= 15 ms per hop, 0 overflows, flat memory",
-    }
+    stats = figures["stats"]
+    lat, proc = stats["latency_ms"], stats["processing_ms"]
+    acc = summarize(beat_errors(take_beats, ref_beats, figures["t"] - LEAD_S, figures["ref_t"]))
+    report = {"via": args.via, "minutes": round(duration / 60, 2), "hop_ms": hop_ms, **stats,
+              "memory": figures["memory"], "accuracy": acc,
+              "goal": "median <= 5 ms and p99 <= 15 ms per hop, 0 overflows, flat memory"}  # fmt: skip
     print(
-        f"\nlatency block arrival -> position: median {lat[0]:.2f} ms, p99 {lat[1]:.2f} ms, max {lat[2]:.2f} ms "
-        f"at {lat[3]} s, {int(lat[4])} blocks longer than the {hop_ms:.0f} ms hop; "
-        f"processing median {proc[0]:.2f} ms, p99 {proc[1]:.2f} ms"
+        f"\nlatency block arrival -> position: median {lat['median']:.2f} ms, p99 {lat['p99']:.2f} ms, "
+        f"max {lat['max']:.2f} ms over {stats['blocks']} blocks; processing median {proc['median']:.2f} ms, "
+        f"p99 {proc['p99']:.2f} ms"
     )
-    print(f"overflows {int(overflows)}, dropped blocks {int(drops)}; memory {report['memory']}")
-    print(f"beats within 50/100/200 ms: {acc['within_50']} / {acc['within_100']} / {acc['within_200']} %, "
-          f"median {acc['median_ms']} ms")  # fmt: skip
+    print(f"overflows {stats['overflows']}, dropped blocks {stats['dropped_blocks']}; memory {report['memory']}")
+    print(f"beats within 50/100/200 ms: {acc['within_50']:.1f} / {acc['within_100']:.1f} / {acc['within_200']:.1f} %, "
+          f"median {acc['median_ms']:.1f} ms")  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
-    ok = lat[0] <= 5 and lat[1] <= 15 and overflows == 0 and drops == 0
+    ok = lat["median"] <= 5 and lat["p99"] <= 15 and stats["overflows"] == 0 and stats["dropped_blocks"] == 0
     return 0 if ok else 1
 
 

@@ -19,14 +19,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
+
+from matcher.evaluation.measure import RssAbove, TimedModel, Timer, run_worker
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -103,56 +103,6 @@ def _warmup_file(folder: Path) -> Path:
 # -- measuring in a worker process -------------------------------------------------------
 
 
-def _rss_bytes() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-class PeakRss:
-    """Samples VmRSS every ``interval`` seconds in a background thread; ``peak`` is the maximum."""
-
-    def __init__(self, interval: float = 0.02) -> None:
-        self.interval = interval
-        self.peak = _rss_bytes()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.peak = max(self.peak, _rss_bytes())
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, _rss_bytes())
-
-
-class TimedModel:
-    """Wraps a pitch model and adds up the time spent inside it [s]."""
-
-    def __init__(self, model) -> None:
-        self.model = model
-        self.seconds = 0.0
-        self.calls = 0
-        for name in ("name", "handle", "hop", "left_context", "right_context", "voicing_threshold"):
-            setattr(self, name, getattr(model, name))
-
-    def __call__(self, audio: np.ndarray):
-        t0 = time.perf_counter()
-        try:
-            return self.model(audio)
-        finally:
-            self.seconds += time.perf_counter() - t0
-            self.calls += 1
-
-
 def _load_model(backend: str, handle: str | None, threads: int):
     from matcher import Config, YinModel
 
@@ -177,22 +127,16 @@ def _profile(path: Path, config, model) -> dict[str, float]:
     from matcher.features.pitch import PitchStream
     from matcher.features.spectral import SpectralStream
 
-    t0 = time.perf_counter()
-    blocks = [block for block, _ in file_blocks(path, config.sr)]
-    out = {"read+resample": time.perf_counter() - t0}
-    spectral = SpectralStream(config)
-    t0 = time.perf_counter()
-    for block in blocks:
-        spectral.push(block)
-    spectral.flush()
-    out["spectral"] = time.perf_counter() - t0
+    with Timer() as clock:
+        blocks = [block for block, _ in file_blocks(path, config.sr)]
+    out = {"read+resample": clock.seconds}
     timed = TimedModel(model)
-    pitch = PitchStream(timed)
-    t0 = time.perf_counter()
-    for block in blocks:
-        pitch.push(block)
-    pitch.flush()
-    out["pitch stream"] = time.perf_counter() - t0
+    for name, stream in (("spectral", SpectralStream(config)), ("pitch stream", PitchStream(timed))):
+        with Timer() as clock:
+            for block in blocks:
+                stream.push(block)
+            stream.flush()
+        out[name] = clock.seconds
     out["of which inside the model"] = timed.seconds
     out["model_calls"] = timed.calls
     return out
@@ -212,13 +156,12 @@ def worker(args: argparse.Namespace) -> dict:
     startup_s = time.perf_counter() - t_start
     path = Path(args.wav)
     duration = audio_info(path).duration
-    base = _rss_bytes()
     runs = []  # (wall, cpu) [s] per run; the machine may be shared, so the best run counts
-    with PeakRss() as rss:
+    with RssAbove(0.02) as rss:
         for _ in range(args.repeat):
-            wall0, cpu0 = time.perf_counter(), time.process_time()
-            frames = extract((block for block, _ in file_blocks(path, config.sr)), config, model)
-            runs.append((time.perf_counter() - wall0, time.process_time() - cpu0))
+            with Timer() as clock:
+                frames = extract((block for block, _ in file_blocks(path, config.sr)), config, model)
+            runs.append((clock.seconds, clock.cpu_seconds))
             del frames
     wall, cpu = min(runs)
     result = {
@@ -232,8 +175,8 @@ def worker(args: argparse.Namespace) -> dict:
         "wall_s": wall,
         "cpu_s": cpu,
         "rtf": duration / wall,
-        "startup_rss_mb": base / 2**20,
-        "peak_above_startup_mb": (rss.peak - base) / 2**20,
+        "startup_rss_mb": rss.start_mb,
+        "peak_above_startup_mb": rss.peak_mb - rss.start_mb,
     }
     if args.profile:
         result["profile"] = _profile(path, config, model)
@@ -253,11 +196,11 @@ def _run_worker(backend: str, threads: int, wav: Path, args: argparse.Namespace)
     if args.pitch_model:
         cmd += ["--pitch-model", args.pitch_model]
     cmd += ["--repeat", str(args.repeat)] + (["--profile"] if args.profile else [])
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
+    try:
+        return run_worker(cmd, env)
+    except RuntimeError as exc:
+        tail = "\n".join(str(exc).strip().splitlines()[-5:])
         return {"backend": backend, "threads": threads or "default", "error": tail}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def _print_table(results: list[dict]) -> None:

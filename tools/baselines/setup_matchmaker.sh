@@ -11,15 +11,9 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 VENV="${MATCHMAKER_VENV:-$HERE/.venv-matchmaker}"
-REQS="$HERE/../requirements-baselines.txt"
-PYTHON="${PYTHON:-python3}"
-
-if [ ! -x "$VENV/bin/python" ]; then
-    "$PYTHON" -m venv "$VENV"
-fi
-
-# pip skips requirements that are already satisfied, so this is cheap on re-runs.
-"$VENV/bin/python" -m pip install --quiet -r "$REQS"
+# shellcheck source=make_venv.sh
+. "$HERE/make_venv.sh"
+make_venv "$VENV" "$HERE/../requirements-baselines.txt"
 
 SITE="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 SF="$SITE/partitura/assets/MuseScore_General.sf3"

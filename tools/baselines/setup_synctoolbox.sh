@@ -9,15 +9,9 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 VENV="${SYNCTOOLBOX_VENV:-$HERE/.venv-synctoolbox}"
-REQS="$HERE/requirements-synctoolbox.txt"
-PYTHON="${PYTHON:-python3}"
-
-if [ ! -x "$VENV/bin/python" ]; then
-    "$PYTHON" -m venv "$VENV"
-fi
-
-# pip skips requirements that are already satisfied, so this is cheap on re-runs.
-"$VENV/bin/python" -m pip install --quiet -r "$REQS"
+# shellcheck source=make_venv.sh
+. "$HERE/make_venv.sh"
+make_venv "$VENV" "$HERE/requirements-synctoolbox.txt"
 
 # Fail here rather than in the middle of an evaluation if the import still breaks.
 "$VENV/bin/python" -c 'import synctoolbox, numba, librosa; print("synctoolbox ok, numba", numba.__version__, "librosa", librosa.__version__)'

@@ -28,6 +28,7 @@ onsets (Röbel 2003, transient preservation), so attacks keep their shape and pl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -196,7 +197,9 @@ def phase_vocoder(y: np.ndarray, steps: np.ndarray, n_fft: int = PV_FFT, hop: in
     return librosa.istft(out, hop_length=hop, n_fft=n_fft).astype(np.float32)
 
 
-def _warp_section(y: np.ndarray, sr: int, start: float, end: float, old_of_new, new_len: float) -> np.ndarray:
+def _warp_section(
+    y: np.ndarray, sr: int, start: float, end: float, old_of_new: Callable[[np.ndarray], np.ndarray], new_len: float
+) -> np.ndarray:
     """The audio of original ``[start, end)`` rendered over ``new_len`` seconds, where output
     time ``tau`` (from the section start) shows original time ``start + old_of_new(tau)``;
     with ``PV_PAD_S`` of unwarped context on both sides (returned trimmed to the section)."""

@@ -1,0 +1,26 @@
+"""Evaluation and measurement of matcher: what the tools in tools/ are front ends on.
+
+Modules (import them directly; nothing heavy is imported here):
+
+* :mod:`~matcher.evaluation.data` — the shared data sets (../shared/data): pairs, beat and
+  onset annotations, evaluation cases;
+* :mod:`~matcher.evaluation.metrics` — the beat-error metric every tool uses
+  (:func:`~matcher.evaluation.metrics.beat_errors`) and its pooled summary;
+* :mod:`~matcher.evaluation.synthetic` — synthetic pairs with exact truth (matcher.synth);
+* :mod:`~matcher.evaluation.truth`, :mod:`~matcher.evaluation.jumps`,
+  :mod:`~matcher.evaluation.jump_runs` — takes edited to jump, pause or lose audio, and
+  the re-lock metrics (tools/eval_jumps.py);
+* :mod:`~matcher.evaluation.edits`, :mod:`~matcher.evaluation.score_cases`,
+  :mod:`~matcher.evaluation.score_edits` — validation of the practice scorer by known
+  edits (tools/eval_score.py);
+* :mod:`~matcher.evaluation.session`, :mod:`~matcher.evaluation.soak` — a simulated
+  rehearsal followed for hours (tools/soak.py);
+* :mod:`~matcher.evaluation.runs`, :mod:`~matcher.evaluation.baselines` — methods run over
+  the shared pairs, and the baselines (chroma DTW, pymatchmaker, synctoolbox);
+* :mod:`~matcher.evaluation.measure` — RSS above start-up, peak memory, timers,
+  percentiles, measuring subprocesses;
+* :mod:`~matcher.evaluation.pauses` — held spans in a followed take, tempo without them;
+* :mod:`~matcher.evaluation.pulse` — a file-fed PulseAudio microphone (tests, bench_live);
+* :mod:`~matcher.evaluation.report` — plain-text tables;
+* :mod:`~matcher.evaluation.params` — follower settings from a command line.
+"""
