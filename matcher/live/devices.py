@@ -41,7 +41,7 @@ class InputDevice:
         }
 
 
-def _sounddevice() -> Any:
+def sounddevice_module() -> Any:
     """The sounddevice module, or a DeviceError naming what is missing."""
     try:
         import sounddevice
@@ -55,7 +55,7 @@ def _sounddevice() -> Any:
 
 def input_devices() -> list[InputDevice]:
     """All devices PortAudio can record from, in PortAudio's order."""
-    sd = _sounddevice()
+    sd = sounddevice_module()
     try:
         devices = sd.query_devices()
         apis = sd.query_hostapis()

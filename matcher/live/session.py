@@ -34,7 +34,7 @@ from ..audio import Resampler
 from ..errors import DeviceError, ParameterError
 from ..follow import CostWeights, FollowParams, Position, Track, follow_blocks
 from ..performance import Performance
-from .devices import InputDevice, _sounddevice, find_input_device
+from .devices import InputDevice, sounddevice_module, find_input_device
 from .ring import BlockRing, DurationStats
 
 #: Seconds of audio the ring buffer holds before it drops blocks (a stalled worker).
@@ -453,7 +453,7 @@ class LiveSession:
         )
         if self.stream_factory is not None:
             return self.stream_factory(**kwargs)
-        sd = _sounddevice()
+        sd = sounddevice_module()
         assert self.device is not None
         try:
             return sd.InputStream(device=self.device.index, dtype="float32", **kwargs)

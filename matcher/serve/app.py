@@ -282,6 +282,13 @@ async def compare_png(request: Request) -> Response:
     return Response(picture, media_type="image/png")
 
 
+async def list_devices(request: Request) -> Response:
+    """The server's own input devices (for a take that listens to the server's microphone)."""
+    import asyncio
+
+    return JSONResponse(await asyncio.to_thread(engine.input_devices))
+
+
 async def follow_socket(ws: WebSocket) -> None:
     state = _state(ws)
     await LiveSession(ws, state.store, state.takes, state.registry).run(ws.path_params["name"])
@@ -304,6 +311,7 @@ def create_app(
     take = "{take:str}"
     routes = [
         Route("/api/references", list_references, methods=["GET"]),
+        Route("/api/devices", list_devices, methods=["GET"]),
         Route("/api/references", add_reference, methods=["POST"]),
         Route("/api/uploads/{upload_id:str}", upload_progress, methods=["GET"]),
         Route(f"/api/references/{name}", reference_detail, methods=["GET"]),

@@ -8,6 +8,7 @@ when the facade API (``matcher.load``, ``matcher.follow``, ``matcher.score``,
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 from collections.abc import Callable
@@ -284,3 +285,73 @@ def take_as_reference(reference: Reference, take_path: Path, label: str) -> Refe
 
     take = load_take(take_path, reference)
     return Reference(label, take.frames, take.beats, take.config, take.meta)
+
+
+class ServerMic:
+    """The server's own input device as the source of a live take (chosen on the page
+    instead of the browser's microphone).
+
+    As in :mod:`matcher.live`, the sounddevice callback only copies into a preallocated
+    ring (:class:`~matcher.live.BlockRing`); the session takes what arrived with
+    :meth:`read` and follows it on its own thread. PortAudio is loaded only here.
+
+    Parameters
+    ----------
+    device : str, int or None
+        Name, part of a name, or index of an input device (None: the default input).
+    ring_seconds : float > 0 [s]
+        Audio the ring holds before blocks are dropped (and counted).
+    """
+
+    def __init__(self, device: str | int | None = None, ring_seconds: float = 10.0) -> None:
+        import time
+
+        from ..errors import DeviceError
+        from ..live import BlockRing, find_input_device
+        from ..live.devices import sounddevice_module
+
+        self._clock = time.perf_counter
+        self.device = find_input_device(device)
+        self.sample_rate = round(self.device.samplerate)
+        self.ring = BlockRing(max(1, round(ring_seconds * self.sample_rate)), 1)
+        sd = sounddevice_module()
+        try:
+            self._stream = sd.InputStream(
+                device=self.device.index, samplerate=self.sample_rate, channels=1, dtype="float32",
+                callback=self._callback, finished_callback=lambda: None,
+            )  # fmt: skip
+        except Exception as exc:  # PortAudioError, ValueError: busy, gone, bad rate
+            raise DeviceError(f"cannot open input {self.device.name!r} at {self.sample_rate} Hz: {exc}") from exc
+        self._stream.start()
+
+    def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        self.ring.put(indata, self._clock())  # copy only: no allocation that stays, no locks
+
+    def read(self) -> np.ndarray:
+        """Mono float32 samples at :attr:`sample_rate` that arrived since the last call
+        (zeros where blocks were dropped); empty when none did."""
+        chunk = self.ring.get()
+        return np.zeros(0, np.float32) if chunk is None else chunk.samples[:, 0]
+
+    @property
+    def dropped_blocks(self) -> int:
+        return int(self.ring.dropped_blocks)
+
+    def close(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            for name in ("stop", "close"):
+                with contextlib.suppress(Exception):  # a device already gone: nothing left to stop
+                    getattr(stream, name)()
+
+
+def input_devices() -> list[dict[str, Any]]:
+    """The server's input devices (empty when there is no sound system), default first."""
+    from ..errors import DeviceError
+    from ..live import input_devices as devices
+
+    try:
+        found = devices()
+    except DeviceError:
+        return []
+    return [d.to_dict() for d in sorted(found, key=lambda d: not d.default)]

@@ -5,6 +5,10 @@ Protocol (``ws[s]://HOST/api/follow/<reference>``):
 1. The client sends ``{"type": "start", "sample_rate": 48000, "format": "f32"}``
    (``format``: ``"f32"`` little-endian float32 or ``"s16"`` little-endian int16, mono).
    The server answers ``{"event": "ready", "take": ID, "reference": NAME, ...}``.
+   With ``{"type": "start", "source": "server", "device": NAME|INDEX|null}`` the audio
+   comes from the server's own input device instead (``GET /api/devices`` lists them):
+   the client then sends no audio, only the control messages of 3, and receives the
+   positions as below.
 2. Binary messages are PCM blocks in that format (at most :data:`MAX_BLOCK_SECONDS`).
    For each block the server sends one text message: the positions the block completed,
    one JSON object per line, the same objects as ``matcher follow --jsonl`` (no message
@@ -24,6 +28,7 @@ read-only reference.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -49,6 +54,8 @@ MIN_RATE, MAX_RATE = 8000, 192000
 FORMATS = {"f32": (np.dtype("<f4"), 1.0), "s16": (np.dtype("<i2"), 1.0 / 32768.0)}
 #: A take shorter than this [s] is not kept.
 MIN_TAKE_SECONDS = 1.0
+#: How often the server's microphone is read when a take listens to it [s].
+MIC_POLL_S = 0.02
 
 CLOSE_UNSUPPORTED = 1003
 CLOSE_POLICY = 1008
@@ -65,10 +72,31 @@ class ProtocolError(Exception):
 
 
 def parse_start(text: str) -> tuple[int, str]:
-    """The declared sample rate [Hz] and format of a start message."""
+    """The declared sample rate [Hz] and format of a start message (browser audio)."""
     msg = parse_control(text)
     if msg.get("type") != "start":
         raise ProtocolError('the first message must be {"type": "start", "sample_rate": ..., "format": ...}')
+    return _browser_audio(msg)
+
+
+def parse_source(text: str) -> tuple[str, Any]:
+    """Where a start message says the audio comes from: ``("browser", (rate, format))``
+    or ``("server", device)`` (device: a name, an index or None for the default input)."""
+    msg = parse_control(text)
+    if msg.get("type") != "start":
+        raise ProtocolError('the first message must be {"type": "start", "sample_rate": ..., "format": ...}')
+    source = msg.get("source", "browser")
+    if source == "browser":
+        return source, _browser_audio(msg)
+    if source != "server":
+        raise ProtocolError(f'source must be "browser" or "server", got {source!r}')
+    device = msg.get("device")
+    if device is not None and (isinstance(device, bool) or not isinstance(device, (str, int))):
+        raise ProtocolError(f"device must be a name, an index or null, got {device!r}")
+    return source, device
+
+
+def _browser_audio(msg: dict[str, Any]) -> tuple[int, str]:
     rate = msg.get("sample_rate")
     if not isinstance(rate, int) or isinstance(rate, bool) or not MIN_RATE <= rate <= MAX_RATE:
         raise ProtocolError(f"sample_rate must be a whole number of Hz in {MIN_RATE}-{MAX_RATE}, got {rate!r}")
@@ -136,6 +164,9 @@ class LiveSession:
         self.recording: Path | None = None  # the take's audio while it is recorded
         self.worker = ThreadPoolExecutor(1, thread_name_prefix="matcher-serve-session")
         self.ended_by = "client left"
+        self.mic: engine.ServerMic | None = None  # the server's input device, when the page chose it
+        self.pump: asyncio.Task[None] | None = None
+        self.pump_stop = asyncio.Event()
 
     async def run(self, name: str) -> None:
         await self.ws.accept()
@@ -157,6 +188,8 @@ class LiveSession:
             self.ended_by = f"server error: {type(exc).__name__}"
             await self._refuse(f"the server failed ({type(exc).__name__}); the take so far is kept", CLOSE_INTERNAL)
         finally:
+            with contextlib.suppress(Exception):  # the device may be gone already
+                await self._stop_mic()
             await self._keep()
 
     async def _serve(self, name: str) -> None:
@@ -169,20 +202,34 @@ class LiveSession:
             raise WebSocketDisconnect(first.get("code", 1000))
         if first.get("text") is None:
             raise ProtocolError("the first message must be the JSON start message, not audio")
-        rate, fmt = parse_start(first["text"])
+        source, spec = parse_source(first["text"])
+        mic: engine.ServerMic | None = None
+        if source == "server":
+            try:
+                mic = await asyncio.to_thread(engine.ServerMic, spec)
+            except engine.MatcherError as exc:
+                raise ProtocolError(str(exc), CLOSE_POLICY) from exc
+            self.mic = mic
+            rate, fmt = mic.sample_rate, "server"
+        else:
+            rate, fmt = spec
         self.recording = self.takes.path(name, self.take_id, ".part.flac")
         self.live = live = await self._on_worker(engine.LiveFollow, reference, rate, self.recording)
-        await self.ws.send_json(
-            {"event": "ready", "take": self.take_id, "reference": name, "sample_rate": rate, "format": fmt}
-        )
+        ready = {"event": "ready", "take": self.take_id, "reference": name, "sample_rate": rate, "format": fmt}
+        if mic is not None:
+            ready["device"] = mic.device.name
+            self.pump = asyncio.create_task(self._pump(mic, live, self.pump_stop))
+        await self.ws.send_json(ready)
         while True:
             msg = await self.ws.receive()
             if msg["type"] == "websocket.disconnect":
                 return
             if msg.get("bytes") is not None:
+                if mic is not None:
+                    raise ProtocolError("this take listens to the server's microphone: send no audio")
                 track = await self._on_worker(live.push, decode_pcm(msg["bytes"], fmt, rate))
                 if len(track):
-                    await self.ws.send_text("".join(p.to_json() + "\n" for p in track.positions()))
+                    await self.ws.send_text(positions_text(track))
                 continue
             control = parse_control(msg.get("text") or "")
             kind = control.get("type")
@@ -194,15 +241,43 @@ class LiveSession:
                 await self.ws.send_json({"event": "seeked", "ref_t": 0.0, "t": round(live.seconds, 4)})
             elif kind == "stop":
                 self.ended_by = "stop"
+                await self._stop_mic()
                 track = await self._on_worker(live.finish)
                 if len(track):
-                    await self.ws.send_text("".join(p.to_json() + "\n" for p in track.positions()))
+                    await self.ws.send_text(positions_text(track))
                 meta = await self._keep()
                 await self.ws.send_json({"event": "ended", "take": self.take_id if meta else None, "summary": meta})
                 await self.ws.close()
                 return
             else:
                 raise ProtocolError(f"unknown message type {kind!r}: use seek, restart or stop")
+
+    async def _pump(self, mic: engine.ServerMic, live: engine.LiveFollow, stop: asyncio.Event) -> None:
+        """Follow what the server's microphone delivered, every MIC_POLL_S, until ``stop``
+        (not cancelled: a block being followed is finished and its positions sent)."""
+        while not stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), MIC_POLL_S)
+            samples = mic.read()
+            if len(samples):
+                track = await self._on_worker(live.push, samples)
+                if len(track):
+                    await self.ws.send_text(positions_text(track))
+
+    async def _stop_mic(self) -> None:
+        """Stop the pump, close the device, follow what it still held (once)."""
+        pump, self.pump = self.pump, None
+        mic, self.mic = self.mic, None
+        if pump is not None:
+            self.pump_stop.set()
+            await pump
+        if mic is not None:
+            await asyncio.to_thread(mic.close)
+            rest = mic.read()
+            if len(rest) and self.live is not None:
+                track = await self._on_worker(self.live.push, rest)
+                if len(track):
+                    await self.ws.send_text(positions_text(track))
 
     @staticmethod
     def _seek(live: engine.LiveFollow, control: dict[str, Any]) -> float:
@@ -263,3 +338,8 @@ class LiveSession:
         }
         self.takes.save_json(name, self.take_id, ".json", meta)
         return meta
+
+
+def positions_text(track: engine.Track) -> str:
+    """One text message: the positions as ``matcher follow --jsonl`` writes them."""
+    return track.to_jsonl()

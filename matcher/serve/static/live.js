@@ -92,9 +92,31 @@ function send(pcm) {
 }
 function flushQueue() { ready = true; while (queue.length) socket.send(queue.shift().buffer); }
 
+// The server's own input devices join the choice (the browser's microphone stays the default).
+async function loadDevices() {
+  const devices = await api.json("/api/devices");
+  for (const d of devices) {
+    $("source").append(el("option", { value: `server:${d.index}` }, `the server's: ${d.name}${d.default ? " (default)" : ""}`));
+  }
+}
+
+function openSocket(start) {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  socket = new WebSocket(`${scheme}://${location.host}/api/follow/${encodeURIComponent(refName)}`);
+  socket.onopen = () => socket.send(JSON.stringify(start));
+  socket.onmessage = onMessage;
+  socket.onclose = () => { stopAudio(); if (!log.ended && message.className !== "message error") say(message, "the take ended"); };
+  $("stop").disabled = false; $("restart").disabled = false;
+}
+
 async function listen() {
   $("listen").disabled = true;
   $("ended").hidden = true;
+  const choice = $("source").value;
+  if (choice.startsWith("server:")) {  // the server listens; the page only shows and steers
+    openSocket({ type: "start", source: "server", device: Number(choice.slice(7)) });
+    return;
+  }
   try {
     const stream = await navigator.mediaDevices.getUserMedia({
       audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false, channelCount: 1 } });
@@ -107,12 +129,7 @@ async function listen() {
     log.sampleRate = context.sampleRate;
     node.port.onmessage = (e) => { log.blocks.push([e.data.end, performance.now()]); send(e.data.pcm); };
     audio = { stream, context };
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    socket = new WebSocket(`${scheme}://${location.host}/api/follow/${encodeURIComponent(refName)}`);
-    socket.onopen = () => socket.send(JSON.stringify({ type: "start", sample_rate: context.sampleRate, format: "f32" }));
-    socket.onmessage = onMessage;
-    socket.onclose = () => { stopAudio(); if (!log.ended && message.className !== "message error") say(message, "the take ended"); };
-    $("stop").disabled = false; $("restart").disabled = false;
+    openSocket({ type: "start", sample_rate: context.sampleRate, format: "f32" });
   } catch (e) {
     say(message, `cannot listen: ${e.message}`, "error");
     $("listen").disabled = false;
@@ -143,3 +160,4 @@ $("waveform").addEventListener("click", (e) => {
 });
 window.addEventListener("resize", draw);
 loadReference().catch((e) => say(message, e.message, "error"));
+loadDevices().catch(() => {});  // no sound system on the server: the browser's microphone only
