@@ -103,14 +103,16 @@ def warp_path(kind: str, n_ref: int) -> np.ndarray:
 # |followed - true| [reference frames] after the first second, with the defaults of
 # FollowParams. The design target is median <= 1 and max <= 3 frames; the identity
 # percussive warp meets it, the others are held to their measured figures plus about
-# 20 %, so a worse follower fails here (measured at ca4e645: percussive sine 1.15 / 11.45,
-# melodic identity 1.17 / 17.00 — after onsets the column argmin runs up to 19 frames
-# ahead in a held note, a 2-frame step costs nothing —, melodic sine 2.76 / 20.36).
+# 20 %, so a worse follower fails here. Measured with the take's levels brought to the
+# reference's loudness (median / max): percussive identity 0.01 / 2.08, percussive sine
+# 1.17 / 11.56, melodic identity 1.40 / 17.00 (1.17 before that: the level tracker moves
+# through the piece's dynamics; after onsets the column argmin runs up to 19 frames ahead
+# in a held note, a 2-frame step costs nothing), melodic sine 2.80 / 20.36.
 WARP_CASES = [
     pytest.param("percussive", "identity", 1.0, 3.0, id="percussive-identity"),
     pytest.param("percussive", "sine", 1.4, 14.0, id="percussive-sine"),
-    pytest.param("melodic", "identity", 1.4, 20.0, id="melodic-identity"),
-    pytest.param("melodic", "sine", 3.3, 24.0, id="melodic-sine"),
+    pytest.param("melodic", "identity", 1.7, 20.0, id="melodic-identity"),
+    pytest.param("melodic", "sine", 3.4, 24.0, id="melodic-sine"),
 ]
 
 

@@ -92,8 +92,8 @@ class FollowParams:
     relock_drift: float = 0.2
     relock_spread_s: float = 0.5
     relock_confirm_s: float = 0.3
-    level_up_db: float = 0.9
-    level_down_db: float = 0.1
+    level_up_db: float = 0.95
+    level_down_db: float = 0.05
     level_range_db: float = 40.0
 
     def __post_init__(self) -> None:
