@@ -34,7 +34,7 @@ from ..audio import Resampler
 from ..errors import DeviceError, ParameterError
 from ..follow import CostWeights, FollowParams, Position, Track, follow_blocks
 from ..performance import Performance
-from .devices import InputDevice, sounddevice_module, find_input_device
+from .devices import InputDevice, find_input_device, sounddevice_module
 from .ring import BlockRing, DurationStats
 
 #: Seconds of audio the ring buffer holds before it drops blocks (a stalled worker).
