@@ -36,6 +36,14 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+async def _refuse(scope: Scope, send: Send, reason: str, body: bytes) -> None:
+    """A WebSocket closed with a policy violation (1008), or an HTTP 403 with a JSON body."""
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1008, "reason": reason})
+    else:
+        await _forbidden(send, body)
+
+
 async def _forbidden(send: Send, body: bytes) -> None:
     """A 403 with a JSON body."""
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
@@ -72,11 +80,8 @@ class TokenMiddleware:
             return
         given, from_query = self._given(scope)
         if given is None or not secrets.compare_digest(given.encode(), self.token.encode()):
-            if scope["type"] == "websocket":
-                await send({"type": "websocket.close", "code": 1008, "reason": "token required"})
-                return
             body = b'{"error": "this server needs its access token: open the address it printed at start"}'
-            await _forbidden(send, body)
+            await _refuse(scope, send, "token required", body)
             return
         if not from_query or scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -106,11 +111,9 @@ class SameOriginMiddleware:
             headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
             origin = headers.get("origin")
             if origin is not None and urlsplit(origin).netloc != headers.get("host"):
-                if scope["type"] == "websocket":
-                    await send({"type": "websocket.close", "code": 1008, "reason": "cross-site request"})
-                    return
-                body = b'{"error": "requests from pages of other sites are refused"}'
-                await _forbidden(send, body)
+                await _refuse(
+                    scope, send, "cross-site request", b'{"error": "requests from pages of other sites are refused"}'
+                )
                 return
         await self.app(scope, receive, send)
 
