@@ -1,15 +1,11 @@
-"""The metric of tools/eval_score_following.py: errors on the take's axis, in beats times
-the take's local beat period, and the tracked rule."""
+"""The metric of matcher.evaluation.score_following (tools/eval_score_following.py): errors on
+the take's axis, in beats times the take's local beat period, and the tracked rule."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))  # tools/ is not a package
-import eval_score_following as esf
+from matcher.evaluation import score_following as esf
 
 
 def test_errors_are_beats_times_the_takes_local_period() -> None:
