@@ -31,30 +31,21 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
-import soundfile as sf
-
-from matcher import Config, build_reference
 from matcher.evaluation import corpus, tracking
 from matcher.evaluation.baselines import MATCHMAKER_PYTHON
 from matcher.evaluation.corpus_runs import (
     METHODS,
     PAUSE_DB,
     add_arguments,
-    aggregate,
+    by_condition,
     figures_table,
-    pair_line,
-    run_arzt,
-    run_compare,
     run_edits,
-    run_follow,
-    score,
+    run_pairs,
     selected,
 )
 from matcher.evaluation.jumps import JUMP_KINDS
 from matcher.evaluation.params import follow_params
-from matcher.features import YinModel
 
 
 def main() -> int:
@@ -78,46 +69,11 @@ def main() -> int:
     params = follow_params(args.param)
     cache = args.cache or corpus.cache_root()
     pairs, names = selected(args)
-    config = Config(pitch_backend="yin")
     began = time.perf_counter()
     print(f"{args.split}{' (quick)' if args.quick else ''}: {len(pairs)} pairs, {len(names)} conditions, "
           f"methods {', '.join(methods)}; cache {cache}")  # fmt: skip
-    rows: list[dict[str, Any]] = []
-    rendered: list[corpus.RenderedPair] = []
-    render_s = 0.0
-    for p in pairs:
-        t0 = time.perf_counter()
-        ref_path = corpus.render_pair(p, names[0], cache).ref_audio
-        ref = build_reference(ref_path, config, YinModel(config), "ref", track=False)
-        ref_s = time.perf_counter() - t0
-        for name in names:
-            t0 = time.perf_counter()
-            r = corpus.render_pair(p, name, cache)
-            render_s += time.perf_counter() - t0
-            rendered.append(r)
-            duration = sf.info(r.take_audio).duration
-            for method in methods:
-                t0 = time.perf_counter()
-                if method == "follow":
-                    t, ref_t = run_follow(ref, r.take_audio, params)
-                elif method == "compare":
-                    t, ref_t = run_compare(ref, r.take_audio, config)
-                else:
-                    t, ref_t = run_arzt(r.ref_audio, r.take_audio)
-                spent = time.perf_counter() - t0
-                row = {"pair": p.name, "folder": p.folder, "condition": name, "method": method, "seconds": spent,
-                       **score(r, t, ref_t, duration, method != "compare")}  # fmt: skip
-                rows.append(row)
-                if args.per_pair:
-                    print(pair_line(row), flush=True)
-        print(f"  done {p.name} (reference {ref_s:.1f} s), {time.perf_counter() - began:.0f} s so far", flush=True)
-
-    figures: dict[str, dict[str, dict[str, Any]]] = {}
-    for name in [*names, "pooled"]:
-        figures[name] = {}
-        for method in methods:
-            mine = [r for r in rows if r["method"] == method and name in ("pooled", r["condition"])]
-            figures[name][method] = aggregate(mine)
+    rows, rendered, render_s = run_pairs(pairs, names, methods, params, cache, args.per_pair)
+    figures = by_condition(rows, names, methods)
     print(figures_table(f"{args.split}: beats within N ms (pooled over beats), folder mean beside; tracked pieces; "
                         "false moves per hour of take", figures))  # fmt: skip
     pooled = {m: figures["pooled"][m] for m in methods if m != "compare"}

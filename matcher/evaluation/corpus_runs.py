@@ -9,10 +9,12 @@ methods). Pairs come from :mod:`matcher.evaluation.corpus`, conditions from
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import soundfile as sf
 
 from ..audio import file_blocks
 from ..compare import compare
@@ -134,6 +136,72 @@ def pair_line(row: dict[str, Any]) -> str:
             + " / ".join(f"{s[f'within_{m}']:.0f}" for m in tracking.TOLERANCES_MS)
             + f"  median {s['median_ms']:.0f} ms  tracked {row['tracked']}  false {row['false_moves']}"
             + f"  {row['seconds']:.1f} s")  # fmt: skip
+
+
+def run_pairs(
+    pairs: list[corpus.Pair],
+    names: list[str],
+    methods: list[str],
+    params: FollowParams,
+    cache: Path,
+    per_pair: bool = False,
+) -> tuple[list[dict[str, Any]], list[corpus.RenderedPair], float]:
+    """Every method on every pair under every condition (rendered, or found in ``cache``).
+
+    Prints a line per pair done (``per_pair``: a line per method, pair and condition too).
+
+    Returns
+    -------
+    (rows, rendered, render_s)
+        :func:`score` rows with ``pair``, ``folder``, ``condition``, ``method`` and the
+        ``seconds`` the method took; the rendered pairs; seconds spent rendering or
+        finding the audio.
+    """
+    config = Config(pitch_backend="yin")
+    began = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    rendered: list[corpus.RenderedPair] = []
+    render_s = 0.0
+    for p in pairs:
+        t0 = time.perf_counter()
+        ref_path = corpus.render_pair(p, names[0], cache).ref_audio
+        ref = build_reference(ref_path, config, YinModel(config), "ref", track=False)
+        ref_s = time.perf_counter() - t0
+        for name in names:
+            t0 = time.perf_counter()
+            r = corpus.render_pair(p, name, cache)
+            render_s += time.perf_counter() - t0
+            rendered.append(r)
+            duration = sf.info(r.take_audio).duration
+            for method in methods:
+                t0 = time.perf_counter()
+                if method == "follow":
+                    t, ref_t = run_follow(ref, r.take_audio, params)
+                elif method == "compare":
+                    t, ref_t = run_compare(ref, r.take_audio, config)
+                else:
+                    t, ref_t = run_arzt(r.ref_audio, r.take_audio)
+                spent = time.perf_counter() - t0
+                row = {"pair": p.name, "folder": p.folder, "condition": name, "method": method, "seconds": spent,
+                       **score(r, t, ref_t, duration, method != "compare")}  # fmt: skip
+                rows.append(row)
+                if per_pair:
+                    print(pair_line(row), flush=True)
+        print(f"  done {p.name} (reference {ref_s:.1f} s), {time.perf_counter() - began:.0f} s so far", flush=True)
+    return rows, rendered, render_s
+
+
+def by_condition(
+    rows: list[dict[str, Any]], names: list[str], methods: list[str]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """``{condition (and "pooled"): {method: aggregate}}`` of :func:`run_pairs` rows."""
+    figures: dict[str, dict[str, dict[str, Any]]] = {}
+    for name in [*names, "pooled"]:
+        figures[name] = {}
+        for method in methods:
+            mine = [r for r in rows if r["method"] == method and name in ("pooled", r["condition"])]
+            figures[name][method] = aggregate(mine)
+    return figures
 
 
 def run_edits(
