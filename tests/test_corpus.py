@@ -7,6 +7,7 @@ without them; the metrics use textbook cases.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import shutil
 from pathlib import Path
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 
 from matcher.evaluation import conditions as cond
-from matcher.evaluation import corpus, tracking
+from matcher.evaluation import corpus, corpus_check, corpus_runs, tracking
 
 LABELS_A = ["db,4/4,0", "b", "b", "b", "db", "b", "b", "b"]
 LABELS_B = ["db,3/4,0", "b", "b", "db", "b", "b", "db", "b"]
@@ -276,3 +277,50 @@ def test_percussion_pairs_are_beat_aligned_and_seeded(tmp_path: Path) -> None:
         assert np.max(d) < 0.04  # every cycle's first beat has a stroke, jittered a few ms
     again = percussion.percussion_pairs("validation", tmp_path / "b", seed=4, n=2)
     assert [p.take.midi.read_bytes() for p in pairs] == [p.take.midi.read_bytes() for p in again]
+
+
+# -- selection, figures and checks of the corpus tools ----------------------------------------------
+
+
+def _options(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    corpus_runs.add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_the_options_choose_pairs_and_conditions(fake_asap: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(corpus, "DATA_ROOT", fake_asap)
+    pairs, names = corpus_runs.selected(_options(["--split", "validation"]))
+    assert [p.folder for p in pairs] == ["Comp/V", "Comp/V"] and names == list(cond.CONDITIONS)
+    pairs, names = corpus_runs.selected(_options(["--pairs", "1", "--conditions", "phone", "clean"]))
+    assert len(pairs) == 1 and pairs[0].split == "dev" and names == ["phone", "clean"]
+    pairs, names = corpus_runs.selected(_options(["--quick"]))
+    assert names == list(cond.QUICK) and len({p.folder for p in pairs}) == len(pairs) <= 3
+    seeded = [p.name for p in corpus_runs.selected(_options(["--seed", "5"]))[0]]
+    assert seeded == [p.name for p in corpus.make_pairs(corpus.load_metadata(fake_asap), "dev", seed=5)]
+
+
+def test_scored_rows_pool_into_the_figures_table(fake_asap: Path) -> None:
+    pair = corpus.make_pairs(corpus.load_metadata(fake_asap), "validation", seed=3)[0]
+    take_t, ref_t = pair.beats()
+    rendered = corpus.RenderedPair(pair, "clean", Path("r.flac"), Path("t.flac"), take_t, ref_t)
+    t = np.arange(0.0, 5.0, 0.01)
+    right = np.interp(t, take_t, ref_t)
+    rows = []
+    for late_s in (0.0, 0.15):  # exactly right, then 150 ms late everywhere
+        row = corpus_runs.score(rendered, t, right + late_s, 1800.0, online=True)
+        rows.append({"folder": pair.folder, "seconds": 1.0, **row})
+    assert rows[0]["false_moves"] == 0 and rows[0]["tracked"]
+    f = corpus_runs.aggregate(rows)
+    assert f["pooled"]["within_100"] == pytest.approx(50.0) and f["pooled"]["within_200"] == pytest.approx(100.0)
+    assert f["tracked_pct"] == pytest.approx(100.0) and f["false_moves_per_hour"] == 0.0 and f["take_hours"] == 1.0
+    text = corpus_runs.figures_table("title", {"clean": {"follow": f}, "pooled": {"follow": f}})
+    lines = text.splitlines()
+    assert lines[1] == "title" and len(lines) == 5
+    assert lines[3].split()[:4] == ["clean", "follow", "50.0%", "50.0%"]
+
+
+def test_beat_to_onset_distances() -> None:
+    onsets = np.array([0.0, 1.0, 2.0, 3.0])
+    med, p90 = corpus_check.beat_to_onset_ms(np.array([0.01, 1.0, 2.03, 2.9]), onsets)
+    assert med == pytest.approx(20.0) and p90 == pytest.approx(30 + 0.7 * (100 - 30))

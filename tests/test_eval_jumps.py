@@ -174,3 +174,14 @@ def test_a_perfect_follower_relocks_at_once_and_holds_during_the_pause() -> None
         assert np.all(out.errors < 10.0)
         assert len(out.errors) == len(out.base_errors) > 0
         assert np.isnan(out.drift_ms) if kind in ej.JUMP_KINDS else out.drift_ms < 10.0
+
+
+@pytest.mark.parametrize("noise_db", [-20.0, -40.0])
+def test_the_pause_noise_level_is_a_parameter(noise_db: float, rng: np.random.Generator) -> None:
+    take = rng.uniform(0.1, 1.0, round(DUR * SR))
+    sc = ej.make_scenario("noise", AT, DUR)
+    out = sc.render(take, SR, rng, noise_db)
+    t = np.arange(len(out)) / SR
+    pause = np.isnan(sc.source_times(t)) & (np.abs(t - AT) > ej.FADE_S) & (np.abs(t - AT - ej.PAUSE_S) > ej.FADE_S)
+    level = 20 * np.log10(np.sqrt(np.mean(out[pause].astype(float) ** 2)) / np.sqrt(np.mean(take**2)))
+    assert level == pytest.approx(noise_db, abs=0.5)

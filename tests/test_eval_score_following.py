@@ -1,15 +1,11 @@
-"""The metric of tools/eval_score_following.py: errors on the take's axis, in beats times
-the take's local beat period, and the tracked rule."""
+"""The metric of matcher.evaluation.score_following (tools/eval_score_following.py): errors on
+the take's axis, in beats times the take's local beat period, and the tracked rule."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))  # tools/ is not a package
-import eval_score_following as esf
+from matcher.evaluation import score_following as esf
 
 
 def test_errors_are_beats_times_the_takes_local_period() -> None:
@@ -29,3 +25,16 @@ def test_errors_are_beats_times_the_takes_local_period() -> None:
     bad = err.copy()
     bad[5:15] = 2000.0
     assert not esf.tracked(take_beats, bad, period)
+
+
+def test_methods_pool_their_beats_and_pieces() -> None:
+    results = [
+        {"online": {"errors": [10.0, 60.0, 400.0], "tracked": True}, "offline": {"errors": [0.0], "tracked": True}},
+        {"online": {"errors": [20.0], "tracked": False}},
+    ]
+    s = esf.summarise(results, "online")
+    assert s == {"within_50": 50.0, "within_100": 75.0, "within_300": 75.0, "median_ms": 40.0, "tracked": 50.0,
+                 "pieces": 2}  # fmt: skip
+    assert esf.summarise(results, "mm_arzt") == {}
+    rows = esf.summary_table(results).splitlines()
+    assert [r.split()[0] for r in rows] == ["method", "online", "offline"]

@@ -1,7 +1,8 @@
 """`matcher serve` in a real browser (slow): headless Debian Chromium, its fake microphone
 playing the demo's generated take; the bar the live page shows against the take's beat
 truth, tap-a-bar, and screenshots of the live and score pages (the figures themselves —
-delay, bar right % — are printed by tools/bench_serve.py, not asserted on time).
+delay, bar right % — are printed by tools/bench_serve.py, not asserted on time); the
+browser driving and the measurement are matcher.evaluation.browser.
 
 Screenshots go to $MATCHER_SCREENSHOTS (default: a temporary folder), printed at the end.
 """
@@ -10,14 +11,11 @@ from __future__ import annotations
 
 import itertools
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))  # tools/ is not a package
-import bench_serve as bs
-
+from matcher.evaluation import browser as bs
 from matcher.reference import ReferenceStore
 from matcher.serve.demo import DemoTake, make_demo
 

@@ -24,42 +24,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import soundfile as sf
 
 from matcher.evaluation import conditions as cond
 from matcher.evaluation import corpus
-
-
-def selected(args: argparse.Namespace) -> tuple[list[corpus.Pair], list[str]]:
-    """The pairs and condition names chosen by the command line."""
-    if args.set == "percussion":
-        from matcher.evaluation.percussion import percussion_pairs
-
-        pairs = percussion_pairs(args.split, args.cache or corpus.cache_root(), args.seed, 2 if args.quick else None)
-    else:
-        pairs = corpus.corpus_pairs(args.split, args.seed, args.quick)
-    if args.pairs:
-        pairs = pairs[: args.pairs]
-    names = args.conditions or list(cond.QUICK if args.quick else cond.CONDITIONS)
-    return pairs, names
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options shared with tools/eval_corpus.py."""
-    parser.add_argument("--split", choices=corpus.SPLITS, default="dev")
-    parser.add_argument(
-        "--set",
-        choices=["asap", "percussion"],
-        default="asap",
-        help="ASAP piano pairs, or synthetic percussion pieces (matcher/evaluation/percussion.py)",
-    )
-    parser.add_argument("--quick", action="store_true", help="the quick subset: 3 short pairs, the quick conditions")
-    parser.add_argument("--conditions", nargs="+", choices=list(cond.CONDITIONS), help="default: all (quick: QUICK)")
-    parser.add_argument("--pairs", type=int, help="only the first N pairs")
-    parser.add_argument("--seed", type=int, default=corpus.DEFAULT_SEED)
-    parser.add_argument("--cache", type=Path, default=None, help="rendered audio (default: %(default)s -> cache_root)")
+from matcher.evaluation.corpus_runs import add_arguments, selected
 
 
 def main() -> int:

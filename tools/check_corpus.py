@@ -17,81 +17,25 @@ For each chosen pair and condition:
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import librosa
-import mido
-import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import build_corpus
 
 from matcher.evaluation import conditions as cond
 from matcher.evaluation import corpus
-
-HOP_S = 0.01  # onset envelope hop [s]
-MAX_LAG_S = 0.5
-
-
-def note_onsets(midi: Path) -> np.ndarray:
-    """Note-on times [s of the MIDI file] (tempo map applied by mido)."""
-    t, out = 0.0, []
-    for msg in mido.MidiFile(str(midi)):
-        t += msg.time
-        if msg.type == "note_on" and msg.velocity > 0:
-            out.append(t)
-    return np.asarray(out)
-
-
-def onset_lag(audio: np.ndarray, sr: int, onsets: np.ndarray) -> tuple[float, float]:
-    """Median and inter-quartile range [s] of the rendered onsets' offsets from the MIDI onsets.
-
-    For each isolated MIDI onset (no other within 200 ms before or 100 ms after), the peak
-    of the audio's onset strength (librosa, 5 ms hop) within [-100, +150] ms of it; the
-    offset is where that peak lies (positive: the audio is late). A shifted render gives a
-    median far from 0 or a wide spread (offsets scattered over the window).
-    """
-    hop = round(0.005 * sr)
-    env = librosa.onset.onset_strength(y=audio.astype(np.float32), sr=sr, hop_length=hop, center=True)
-    o = np.unique(np.round(np.sort(onsets), 3))
-    gap_before = np.diff(o, prepend=-np.inf)
-    gap_after = np.diff(o, append=np.inf)
-    offsets = []
-    for t in o[(gap_before > 0.2) & (gap_after > 0.1)]:
-        a, b = round((t - 0.1) * sr / hop), round((t + 0.15) * sr / hop)
-        if a < 0 or b >= len(env):
-            continue
-        offsets.append((a + int(np.argmax(env[a:b]))) * hop / sr - t)
-    if not offsets:
-        return float("nan"), float("nan")
-    q1, med, q3 = np.percentile(offsets, [25, 50, 75])
-    return float(med), float(q3 - q1)
-
-
-def first_sound(audio: np.ndarray, sr: int) -> float:
-    """Time [s] of the first sample above -50 dB of the peak."""
-    k = np.flatnonzero(np.abs(audio) > np.max(np.abs(audio)) * 10 ** (-50 / 20))
-    return float(k[0] / sr) if len(k) else float("nan")
-
-
-def beat_to_onset_ms(beats: np.ndarray, onsets: np.ndarray) -> tuple[float, float]:
-    """Median and 90th percentile [ms] of each beat's distance to the nearest note onset."""
-    o = np.sort(onsets)
-    k = np.clip(np.searchsorted(o, beats), 1, len(o) - 1)
-    d = np.minimum(np.abs(beats - o[k - 1]), np.abs(o[k] - beats)) * 1000.0
-    return float(np.median(d)), float(np.percentile(d, 90))
+from matcher.evaluation.corpus_check import beat_to_onset_ms, first_sound, note_onsets, onset_lag, render_trimmed
+from matcher.evaluation.corpus_runs import add_arguments, selected
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    build_corpus.add_arguments(parser)
+    add_arguments(parser)
     parser.add_argument("--show-trim", action="store_true", help="also render one take with TiMidity's default trim")
     args = parser.parse_args()
     cache = args.cache or corpus.cache_root()
-    pairs, names = build_corpus.selected(args)
+    pairs, names = selected(args)
     print(f"{'pair / performance':<58}{'condition':<13}{'labels':>7}{'beat-note ms':>14}"
           f"{'first sound - first note ms':>29}{'onset offset med (IQR) ms':>27}")  # fmt: skip
     for p in pairs:
@@ -115,10 +59,7 @@ def main() -> int:
     if args.show_trim and pairs:
         p = pairs[0]
         with tempfile.TemporaryDirectory() as tmp:
-            out = Path(tmp) / "trim.wav"
-            cmd = ["timidity", "-c", str(cond.FREEPATS), "-Ow", "-s", str(cond.SR), "-o", str(out), str(p.take.midi)]
-            subprocess.run(cmd, capture_output=True, check=True)
-            audio, sr = librosa.load(out, sr=None)
+            audio, sr = librosa.load(render_trimmed(p.take.midi, Path(tmp) / "trim.wav"), sr=None)
         onsets = note_onsets(p.take.midi)
         med, iqr = onset_lag(audio, sr, onsets)
         shift = (first_sound(audio, sr) - onsets[0]) * 1000

@@ -58,7 +58,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 from matcher.evaluation.data import DATA_ROOT
 from matcher.evaluation.jump_runs import Outcome, run_piece, shared_pieces, synth_pieces, tables
@@ -77,28 +76,10 @@ from matcher.evaluation.jumps import (
     TOL_S,
     placements,
 )
-from matcher.evaluation.metrics import TOLERANCES_MS
 from matcher.evaluation.params import follow_params
-from matcher.evaluation.report import fmt_pct, fmt_s
+from matcher.evaluation.report import fmt_pct, fmt_s, jump_table
 
 ALL_SETS = ("piano", "percussion", "synth-melodic", "synth-percussion")
-
-
-def print_table(title: str, rows: dict[str, dict[str, Any]]) -> None:
-    print(f"\n{title}")
-    head = f"  {'kind':<10}{'n':>4}{'≤2 s':>8}{'median':>9}{'never':>6}{'loc':>6}{'≤2 s|loc':>10}"
-    head += f"{'drift max':>11}{'held':>7}"
-    print(head + "".join(f"{f'≤{m} edit/base':>17}" for m in TOLERANCES_MS) + f"{'beats':>7}")
-    for kind, r in rows.items():
-        drift = "—" if r["max_pause_drift_ms"] is None else f"{r['max_pause_drift_ms']:.0f} ms"
-        held = "—" if r["pauses_held_pct"] is None else f"{r['pauses_held_pct']:.0f}%"
-        line = (
-            f"  {kind:<10}{r['scenarios']:>4}{r['relocked_within_goal_pct']:>7.0f}%{fmt_s(r['median_relock_s']):>9}"
-            f"{r['never_relocked']:>6}{fmt_pct(r['locatable_pct']):>6}{fmt_pct(r['relocked_when_locatable_pct']):>10}"
-            f"{drift:>11}{held:>7}"
-        )
-        line += "".join(f"{r[f'within_{m}']:>9.1f}/{r[f'base_within_{m}']:>5.1f}%" for m in TOLERANCES_MS)
-        print(line + f"{r['beats']:>7}")
 
 
 def main() -> int:
@@ -142,7 +123,7 @@ def main() -> int:
     figures = tables(outcomes, args.kinds)
     for set_name, rows in figures.items():
         n_pieces = len({o.piece for o in outcomes if set_name in ("pooled", o.set_name)})
-        print_table(f"{set_name} ({n_pieces} takes)", rows)
+        print(jump_table(f"{set_name} ({n_pieces} takes)", rows))
     print(
         f"\nre-lock: from the music after the edit to the first report within {TOL_S * 1000:.0f} ms of truth "
         f"for {HOLD_S:g} s; ≤2 s: share re-locked within {GOAL_S:g} s; loc: share of jumps whose first "

@@ -29,152 +29,30 @@ virtual environment exists (tools/baselines/setup_matchmaker.sh).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-
-from matcher import Config, build_reference, compare
-from matcher.audio import file_blocks
+from matcher import Config
+from matcher.evaluation.baselines import MATCHMAKER_PYTHON
+from matcher.evaluation.score_following import (
+    ASAP,
+    TAKE_SOUNDFONT,
+    choose_pieces,
+    piece_line,
+    run_piece,
+    summary_table,
+)
 from matcher.features import YinModel
-from matcher.follow import follow_blocks
-from matcher.notation import build_score_reference, read_score
-from matcher.notation.render import LEAD_S
-
-HERE = Path(__file__).resolve().parent
-ASAP = HERE.parents[1] / "shared" / "data" / "asap"
-TAKE_SOUNDFONT = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
-MM_PYTHON = HERE / "baselines" / ".venv-matchmaker" / "bin" / "python"
-WITHIN_MS = (50, 100, 300)
-
-
-def _labels(path: Path) -> list[str]:
-    return [line.split("\t")[2].split(",")[0] for line in path.read_text().splitlines() if line.strip()]
-
-
-def _times(path: Path) -> np.ndarray:
-    return np.array([float(line.split("\t")[0]) for line in path.read_text().splitlines() if line.strip()])
-
-
-def choose_pieces(asap: Path, split: str, n: int) -> list[dict[str, str]]:
-    """The ``n`` shortest folders of ``split``, each with its shortest performance whose
-    beat labels equal the score's."""
-    with open(asap / "metadata.csv", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    best: dict[str, tuple[float, dict[str, str]]] = {}
-    for row in rows:
-        if row["split"] != split:
-            continue
-        perf, score = asap / row["performance_annotations"], asap / row["midi_score_annotations"]
-        if _labels(perf) != _labels(score):
-            continue
-        length = float(_times(perf)[-1])
-        if row["folder"] not in best or length < best[row["folder"]][0]:
-            best[row["folder"]] = (length, row)
-    return [row for _, row in sorted(best.values(), key=lambda v: v[0])[:n]]
-
-
-def render_take(midi: Path, out: Path, soundfont: Path) -> Path:
-    """The performance MIDI as audio, leading silence kept (the annotations count from 0)."""
-    cmd = ["fluidsynth", "-n", "-i", "-q", "-R", "0", "-C", "0", "-g", "0.6", "-r", "22050", "-F", str(out)]
-    subprocess.run([*cmd, str(soundfont), str(midi)], check=True, capture_output=True, stdin=subprocess.DEVNULL)
-    return out
-
-
-def beat_errors_ms(take_beats: np.ndarray, ref_beats: np.ndarray, report_t: np.ndarray, report_ref_t: np.ndarray):
-    """|reported score beat - true beat| x the take's local beat period [ms], per take beat."""
-    ref_t = np.interp(take_beats, report_t, report_ref_t)
-    k = np.arange(len(ref_beats), dtype=np.float64)
-    slope_lo = 1.0 / (ref_beats[1] - ref_beats[0])
-    slope_hi = 1.0 / (ref_beats[-1] - ref_beats[-2])
-    beat = np.interp(ref_t, ref_beats, k)
-    beat = np.where(ref_t < ref_beats[0], (ref_t - ref_beats[0]) * slope_lo, beat)
-    beat = np.where(ref_t > ref_beats[-1], k[-1] + (ref_t - ref_beats[-1]) * slope_hi, beat)
-    period = np.gradient(take_beats)
-    return np.abs(beat - k) * period * 1000.0, period * 1000.0
-
-
-def tracked(take_beats: np.ndarray, errors: np.ndarray, period_ms: np.ndarray) -> bool:
-    """No 30-s window (every 10 s) whose median error exceeds its median beat period."""
-    start = 0.0
-    while start < take_beats[-1]:
-        sel = (take_beats >= start) & (take_beats < start + 30.0)
-        if sel.any() and np.median(errors[sel]) > np.median(period_ms[sel]):
-            return False
-        start += 10.0
-    return True
-
-
-def player_tempo(score_midi: Path, score_beats: np.ndarray, take_beats: np.ndarray) -> tuple[float, np.ndarray]:
-    """The take's mean tempo [quarter notes per minute] (what a player would give as
-    ``--tempo``), and the score's beats [s] in a rendering at that constant tempo."""
-    _, marks, _ = read_score(score_midi)
-    grid = np.linspace(0.0, 1e5, 400001)  # quarters
-    q = np.interp(score_beats + LEAD_S, marks.seconds(grid), grid)
-    qpm = 60.0 * (q[-1] - q[0]) / (take_beats[-1] - take_beats[0])
-    return float(qpm), LEAD_S + q * 60.0 / qpm
-
-
-def run_piece(
-    row: dict[str, str], config: Config, model: Any, folder: Path, mm_python: Path | None, at_player_tempo: bool
-) -> dict:
-    score_midi = ASAP / row["midi_score"]
-    take_beats = _times(ASAP / row["performance_annotations"])
-    # the rendering keeps the score MIDI's seconds exactly, after the lead-in
-    ref_beats = _times(ASAP / row["midi_score_annotations"]) + LEAD_S
-    tempo_bpm = None
-    if at_player_tempo:
-        tempo_bpm, ref_beats = player_tempo(score_midi, ref_beats - LEAD_S, take_beats)
-    ref_wav = folder / "score.wav"
-    ref = build_score_reference(
-        score_midi, config=config, pitch_model=model, name="score", tempo_bpm=tempo_bpm, keep_audio=ref_wav
-    )
-    take_wav = render_take(ASAP / row["midi_performance"], folder / "take.wav", TAKE_SOUNDFONT)
-    out: dict[str, Any] = {"folder": row["folder"], "take": Path(row["midi_performance"]).name}
-    out["beats"] = len(take_beats)
-    out["tempo_bpm"] = tempo_bpm
-    out["seconds"] = round(float(take_beats[-1]), 1)
-    track = follow_blocks(ref, (b for b, _ in file_blocks(take_wav, config.sr)))
-    err, period = beat_errors_ms(take_beats, ref_beats, track.t.astype(np.float64), track.ref_t.astype(np.float64))
-    out["online"] = {"errors": err.tolist(), "tracked": tracked(take_beats, err, period)}
-    take_ref = build_reference(take_wav, config, model, "take", track=False)
-    alignment = compare(ref, take_ref).alignment
-    err, period = beat_errors_ms(take_beats, ref_beats, alignment.b_t, alignment.a_t)
-    out["offline"] = {"errors": err.tolist(), "tracked": tracked(take_beats, err, period)}
-    if mm_python is not None:
-        mm_json = folder / "mm.json"
-        cmd = [str(mm_python), str(HERE / "baselines" / "run_matchmaker.py"), "--method", "arzt"]
-        cmd += ["--ref", str(ref_wav), "--take", str(take_wav), "--out", str(mm_json)]
-        subprocess.run(cmd, check=True, capture_output=True)
-        rep = np.asarray(json.loads(mm_json.read_text())["reports"], np.float64)
-        err, period = beat_errors_ms(take_beats, ref_beats, rep[:, 0], rep[:, 1])
-        out["mm_arzt"] = {"errors": err.tolist(), "tracked": tracked(take_beats, err, period)}
-    return out
-
-
-def summarise(results: list[dict], method: str) -> dict[str, Any]:
-    runs = [r[method] for r in results if method in r]
-    if not runs:
-        return {}
-    err = np.concatenate([np.asarray(r["errors"]) for r in runs])
-    row: dict[str, Any] = {f"within_{ms}": round(100.0 * float(np.mean(err <= ms)), 1) for ms in WITHIN_MS}
-    row["median_ms"] = round(float(np.median(err)), 1)
-    row["tracked"] = round(100.0 * float(np.mean([r["tracked"] for r in runs])), 1)
-    row["pieces"] = len(runs)
-    return row
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pieces", type=int, default=6, help="how many folders (the shortest first)")
     ap.add_argument("--split", default="validation", choices=("validation", "dev"))
-    ap.add_argument("--mm-python", type=Path, default=MM_PYTHON, help="pymatchmaker's venv python")
+    ap.add_argument("--mm-python", type=Path, default=MATCHMAKER_PYTHON, help="pymatchmaker's venv python")
     ap.add_argument("--json", type=Path, help="write every beat error here")
     ap.add_argument(
         "--player-tempo",
@@ -198,22 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="matcher-evalscore-") as tmp:
             res = run_piece(row, config, model, Path(tmp), mm_python, args.player_tempo)
         results.append(res)
-        line = "  ".join(
-            f"{m} {summarise([res], m)['within_50']:5.1f}/{summarise([res], m)['within_300']:5.1f}"
-            f"{'' if res[m]['tracked'] else ' LOST'}"
-            for m in ("online", "offline", "mm_arzt")
-            if m in res
-        )
-        print(f"{res['folder']:<45} {res['beats']:4d} beats {res['seconds']:6.1f} s  {line}", flush=True)
+        print(piece_line(res), flush=True)
     print()
-    print(f"{'method':<9} {'<=50 ms':>8} {'<=100 ms':>9} {'<=300 ms':>9} {'median':>8} {'tracked':>8}  pieces")
-    for method in ("online", "offline", "mm_arzt"):
-        s = summarise(results, method)
-        if s:
-            print(
-                f"{method:<9} {s['within_50']:7.1f}% {s['within_100']:8.1f}% {s['within_300']:8.1f}% "
-                f"{s['median_ms']:6.1f}ms {s['tracked']:7.1f}%  {s['pieces']}"
-            )
+    print(summary_table(results))
     if args.json:
         args.json.write_text(json.dumps({"split": args.split, "pieces": results}, indent=1))
     return 0

@@ -10,6 +10,16 @@ Modules (import them directly; nothing heavy is imported here):
 * :mod:`~matcher.evaluation.truth`, :mod:`~matcher.evaluation.jumps`,
   :mod:`~matcher.evaluation.jump_runs` — takes edited to jump, pause or lose audio, and
   the re-lock metrics (tools/eval_jumps.py);
+* :mod:`~matcher.evaluation.corpus`, :mod:`~matcher.evaluation.conditions`,
+  :mod:`~matcher.evaluation.percussion` — the ASAP corpus pairs, their acoustic conditions
+  and synthetic percussion pieces; :mod:`~matcher.evaluation.tracking` — its metrics;
+  :mod:`~matcher.evaluation.corpus_runs` — pair and condition selection, the methods and
+  figures on it (tools/build_corpus.py, tools/eval_corpus.py);
+  :mod:`~matcher.evaluation.corpus_check` — checks of its truth (tools/check_corpus.py);
+* :mod:`~matcher.evaluation.score_following` — the score as reference, a rendered
+  performance as take (tools/eval_score_following.py);
+* :mod:`~matcher.evaluation.browser` — ``matcher serve`` in headless Chromium with a fake
+  microphone, and what its page showed (tools/bench_serve.py, tests/test_serve_browser.py);
 * :mod:`~matcher.evaluation.edits`, :mod:`~matcher.evaluation.score_cases`,
   :mod:`~matcher.evaluation.score_edits` — validation of the practice scorer by known
   edits (tools/eval_score.py);

@@ -60,20 +60,32 @@ def _run_json(cmd: list[str], out: Path) -> dict[str, Any]:
     return json.loads(out.read_text())
 
 
-def matchmaker(pair: Pair, method: str, python: Path = MATCHMAKER_PYTHON) -> dict[str, Any]:
-    """One pymatchmaker follower (``arzt`` or ``dixon``) on one pair, in its venv.
+def matchmaker_files(
+    ref_audio: Path, take_audio: Path, method: str = "arzt", python: Path = MATCHMAKER_PYTHON
+) -> dict[str, Any]:
+    """One pymatchmaker follower (``arzt`` or ``dixon``) on two audio files, in its venv.
 
     Returns
     -------
     dict
         run_matchmaker.py's JSON: ``reports`` [[t, ref_t], ...] [s], ``n_frames``,
         ``step_seconds``, ``frames_per_s``, ``features``.
+
+    Raises
+    ------
+    RuntimeError
+        When run_matchmaker.py fails (the message ends with its stderr).
     """
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.json"
         cmd = [str(python), str(BASELINES_DIR / "run_matchmaker.py"), "--method", method]
-        cmd += ["--ref", str(pair.ref_audio), "--take", str(pair.take_audio), "--out", str(out)]
+        cmd += ["--ref", str(ref_audio), "--take", str(take_audio), "--out", str(out)]
         return _run_json(cmd, out)
+
+
+def matchmaker(pair: Pair, method: str, python: Path = MATCHMAKER_PYTHON) -> dict[str, Any]:
+    """:func:`matchmaker_files` on one shared pair."""
+    return matchmaker_files(pair.ref_audio, pair.take_audio, method, python)
 
 
 def synctoolbox(pair: Pair, python: Path = SYNCTOOLBOX_PYTHON) -> tuple[np.ndarray, np.ndarray]:

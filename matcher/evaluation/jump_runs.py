@@ -27,6 +27,7 @@ from .jumps import (
     GOAL_S,
     JUMP_KINDS,
     PAUSE_S,
+    ROOM_NOISE_DB,
     TOL_S,
     Scenario,
     make_scenario,
@@ -198,9 +199,15 @@ def score_scenario(
 
 
 def run_piece(
-    piece: Piece, kinds: Iterable[str], places: int, params: FollowParams, config: Config | None = None
+    piece: Piece,
+    kinds: Iterable[str],
+    places: int,
+    params: FollowParams,
+    config: Config | None = None,
+    noise_db: float = ROOM_NOISE_DB,
 ) -> tuple[list[Outcome], float]:
-    """Every scenario of one piece; (outcomes, take seconds followed). ``config``: YIN defaults."""
+    """Every scenario of one piece; (outcomes, take seconds followed). ``config``: YIN defaults;
+    ``noise_db`` [dB]: the level of the ``noise`` pauses relative to the take's RMS."""
     case = piece.case
     config = config or Config(pitch_backend="yin")
     reference = build_reference(case.ref_audio, config, YinModel(config), "ref")
@@ -217,7 +224,7 @@ def run_piece(
         for at in placements(kind, piece.truth, places):
             sc = make_scenario(kind, at, len(take) / config.sr)
             rng = np.random.default_rng(zlib.crc32(f"{case.name}/{sc.name}".encode()))
-            audio = sc.render(take, config.sr, rng)
+            audio = sc.render(take, config.sr, rng, noise_db)
             track = follow_audio(reference, audio, params)
             outcomes.append(score_scenario(piece, sc, track, base_errors, vectors))
             followed += sc.duration

@@ -104,10 +104,13 @@ class Scenario:
         order = np.argsort(np.concatenate(out_t), kind="stable")
         return np.concatenate(out_t)[order], np.concatenate(index)[order]
 
-    def render(self, take: np.ndarray, sr: int, rng: np.random.Generator) -> np.ndarray:
+    def render(
+        self, take: np.ndarray, sr: int, rng: np.random.Generator, noise_db: float = ROOM_NOISE_DB
+    ) -> np.ndarray:
         """The edited take [float32, ``sr``] from the unedited one; equal-power crossfades at splices.
 
-        Segment boundaries must be whole samples at ``sr``.
+        Segment boundaries must be whole samples at ``sr``; ``noise_db`` [dB] is the level of
+        a ``noise`` pause relative to the take's RMS.
         """
         half = max(1, round(FADE_S * sr / 2))
         x = (np.arange(2 * half) + 0.5) / (2 * half)
@@ -118,7 +121,7 @@ class Scenario:
             a, n = round(s.start * sr), round(s.length * sr)
             lo, hi = (a - half if i > 0 else a), (a + n + half if i < last else a + n)
             if s.src is None:
-                piece = fill_audio(self.fill, hi - lo, take, rng)
+                piece = fill_audio(self.fill, hi - lo, take, rng, noise_db)
             else:
                 piece = np.zeros(hi - lo)
                 s0 = round(s.src * sr) - (a - lo)
@@ -133,8 +136,10 @@ class Scenario:
         return out.astype(np.float32)
 
 
-def fill_audio(fill: str, n: int, take: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """``n`` samples of a pause: zeros, or pink room noise ``ROOM_NOISE_DB`` below the take's RMS."""
+def fill_audio(
+    fill: str, n: int, take: np.ndarray, rng: np.random.Generator, noise_db: float = ROOM_NOISE_DB
+) -> np.ndarray:
+    """``n`` samples of a pause: zeros, or pink room noise at ``noise_db`` [dB] relative to the take's RMS."""
     if fill == "silence":
         return np.zeros(n)
     if fill != "noise":
@@ -144,7 +149,7 @@ def fill_audio(fill: str, n: int, take: np.ndarray, rng: np.random.Generator) ->
     spectrum[1:] /= np.sqrt(np.arange(1, len(spectrum)))
     noise = np.fft.irfft(spectrum, n)
     rms = float(np.sqrt(np.mean(np.square(take, dtype=np.float64))))
-    return noise * (rms * 10 ** (ROOM_NOISE_DB / 20) / max(float(np.sqrt(np.mean(noise**2))), 1e-12))
+    return noise * (rms * 10 ** (noise_db / 20) / max(float(np.sqrt(np.mean(noise**2))), 1e-12))
 
 
 def _chain(kind: str, at: float, parts: Iterable[tuple[float | None, float]], fill: str = "") -> Scenario:

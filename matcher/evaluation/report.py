@@ -98,3 +98,26 @@ def per_pair_table(rows: list[dict[str, Any]]) -> str:
             cells.append(f"{r['within_50']:5.0f}/{r['within_100']:4.0f}/{r['within_200']:4.0f}")
         lines.append(f"  {pair:<10}" + "".join(f"{c:>22}" for c in cells))
     return "\n".join(lines)
+
+
+def jump_table(title: str, rows: dict[str, dict[str, Any]]) -> str:
+    """:func:`matcher.evaluation.jump_runs.tables` rows of one set (kinds, "jumps", "all") as a table.
+
+    Columns: scenarios, share re-locked within 2 s, median re-lock time [s], never
+    re-locked, share locatable, share re-locked when locatable, largest pause drift [ms],
+    pauses held, beats within N ms edited / unedited [%], beats.
+    """
+    head = f"  {'kind':<10}{'n':>4}{'≤2 s':>8}{'median':>9}{'never':>6}{'loc':>6}{'≤2 s|loc':>10}"
+    head += f"{'drift max':>11}{'held':>7}"
+    lines = [f"\n{title}", head + "".join(f"{f'≤{m} edit/base':>17}" for m in TOLERANCES_MS) + f"{'beats':>7}"]
+    for kind, r in rows.items():
+        drift = "—" if r["max_pause_drift_ms"] is None else f"{r['max_pause_drift_ms']:.0f} ms"
+        held = "—" if r["pauses_held_pct"] is None else f"{r['pauses_held_pct']:.0f}%"
+        line = (
+            f"  {kind:<10}{r['scenarios']:>4}{r['relocked_within_goal_pct']:>7.0f}%{fmt_s(r['median_relock_s']):>9}"
+            f"{r['never_relocked']:>6}{fmt_pct(r['locatable_pct']):>6}{fmt_pct(r['relocked_when_locatable_pct']):>10}"
+            f"{drift:>11}{held:>7}"
+        )
+        line += "".join(f"{r[f'within_{m}']:>9.1f}/{r[f'base_within_{m}']:>5.1f}%" for m in TOLERANCES_MS)
+        lines.append(line + f"{r['beats']:>7}")
+    return "\n".join(lines)
