@@ -1,0 +1,129 @@
+"""The benchmark pieces of matcher.evaluation (tools/bench_*.py front ends): tiny runs that
+complete and report their keys, and the given-array feeding of the follower. No timing
+assertions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from matcher.evaluation import bench_follow as bf
+from matcher.evaluation import bench_follow_live as bfl
+from matcher.evaluation.params import add_json_option, add_param_option, follow_params, write_json
+from matcher.reference import Reference
+
+# -- shared options ---------------------------------------------------------------------------------
+
+
+def test_json_and_param_options(tmp_path: Path) -> None:
+    ap = argparse.ArgumentParser()
+    add_json_option(ap)
+    add_param_option(ap)
+    args = ap.parse_args(["--json", str(tmp_path / "out.json"), "--param", "band_s=5", "--param", "alpha=0.5"])
+    assert args.json == tmp_path / "out.json"
+    assert follow_params(args.param).band_s == 5.0
+    write_json(args.json, {"a": 1})
+    assert json.loads(args.json.read_text()) == {"a": 1}
+    write_json(None, {"a": 1})  # no --json: nothing written
+    assert ap.parse_args([]).json is None and ap.parse_args([]).param == []
+
+
+# -- bench_follow: given arrays ------------------------------------------------------------------
+
+
+def chroma_walk(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.abs(rng.normal(size=(n, 12))).astype(np.float32) + np.eye(12, dtype=np.float32)[np.arange(n) % 12]
+
+
+def test_given_arrays_reach_the_follower_unchanged() -> None:
+    ref = chroma_walk(300, 1)
+    f = bf.feature_follower(ref, bf.MM_FRAME_RATE, 2.0)
+    np.testing.assert_array_equal(f.ref_vectors, ref)  # not L2-normalised
+    assert f._D.shape == (2 * round(2.0 * bf.MM_FRAME_RATE) + 1,)
+    assert f.ref_coarse.shape == (len(ref) // 4, 24)
+
+
+def test_given_steps_and_the_kernel_alone_give_the_same_positions() -> None:
+    ref = chroma_walk(300, 1)
+    take = ref[::2][:120] + 0.05  # twice as fast, slightly off
+    frames = bf.feature_frames(take)
+    track = bf.given_steps(bf.feature_follower(ref, bf.MM_FRAME_RATE, 2.0), frames)
+    f = bf.feature_follower(ref, bf.MM_FRAME_RATE, 2.0)
+    pos = bf.kernel_steps(f, bf.given_vectors(frames))
+    np.testing.assert_allclose(track.ref_t, np.clip(pos * f.frame_s, 0.0, f.reference.duration))
+    # Frame by frame (live) the same as all at once.
+    g = bf.feature_follower(ref, bf.MM_FRAME_RATE, 2.0)
+    one = [bf.given_step(g, frames[i : i + 1]).ref_t for i in range(len(frames))]
+    np.testing.assert_allclose(one, track.ref_t)
+    assert track.ref_t[-1] > track.ref_t[10]  # it moved on
+
+
+def test_a_prepared_reference_with_given_vectors_follows_as_follower_steps(yin_config, yin_model) -> None:
+    # The feeding bench_follow uses (a PreparedReference with the arrays replaced, then
+    # steps_vectors), given the vectors Follower.steps builds, gives Follower.steps' positions.
+    from matcher.beats import Beats
+    from matcher.features import extract
+    from matcher.follow import Follower
+    from matcher.follow.costs import cost_vectors
+    from matcher.follow.prepared import PreparedReference, coarse_features
+    from matcher.synth import TempoMap, melody, render
+
+    notes = melody(6, 4, seed=2)
+    nb = max(n.beat + n.length for n in notes)
+    ref_audio = render(notes, TempoMap((0.0, nb), (100.0, 100.0)), yin_config.sr)
+    take_audio = render(notes, TempoMap((0.0, nb), (90.0, 110.0)), yin_config.sr, timbre=1)
+    beats = Beats.from_numbers(np.arange(nb) * 0.6, np.arange(nb, dtype=np.float64), 4, "x")
+    reference = Reference("ref", extract([ref_audio], yin_config, yin_model), beats, yin_config, {})
+    take = extract([take_audio], yin_config, yin_model)
+    expected = Follower(reference).steps(take)
+
+    plain = Follower(reference)
+    vectors = np.ascontiguousarray(cost_vectors(reference.frames, plain.weights, plain.ref_scale))
+    built = PreparedReference.build(reference, plain.weights, plain.params.hold_penalty, plain.params.hold_floor)
+    prepared = replace(built, ref_vectors=vectors, ref_coarse=coarse_features(vectors, built.n_flux))
+    f = Follower(reference, prepared=prepared)
+    db = f.take_levels(take.db)
+    take_vectors = np.ascontiguousarray(cost_vectors(replace(take, db=db), f.weights, 1.0))
+    got = f.steps_vectors(take_vectors, db >= f.config.gate_db)
+    np.testing.assert_allclose(got.ref_t, expected.ref_t)
+
+
+def test_report_without_pymatchmaker_prints_the_other_parts(capsys: pytest.CaptureFixture[str]) -> None:
+    latency = {
+        "features+step (NoPitch)": {
+            "hops": 10, "median_ms": 0.3, "p90_ms": 0.4, "p99_ms": 0.5, "max_ms": 1.0, "max_at_hop": 3,
+            "over_budget_pct": 0.0, "cpu_median_ms": 0.3, "cpu_p99_ms": 0.5, "loadavg_1min": 1.0,
+            "gc_full_pauses_ms": [], "lookahead_ms": 32.0,
+        }
+    }  # fmt: skip
+    mem = {
+        "ref_minutes": 3.0, "ref_frames": 100, "ref_arrays_mb": 1.0, "build_peak_mb": 2.0, "after_build_mb": 1.0,
+        "follow_peak_mb": 0.0, "total_peak_mb": 2.0, "take_seconds": 5.0, "band_arrays": 11,
+        "follower_vectors_mb": 1.0, "build_hwm_mb": None, "follow_hwm_mb": None,
+    }  # fmt: skip
+    bf.print_report("pair", None, latency, [mem])
+    out = capsys.readouterr().out
+    assert "(a) step throughput not measured" in out
+    assert "features+step (NoPitch)" in out and "3 min" in out
+
+
+def test_hop_latencies_cover_every_hop(yin_config) -> None:
+    from matcher.beats import Beats
+    from matcher.features import FeatureStream, NoPitch, extract
+    from matcher.synth import TempoMap, melody, render
+
+    notes = melody(4, 4, seed=3)
+    nb = max(n.beat + n.length for n in notes)
+    audio = render(notes, TempoMap((0.0, nb), (100.0, 100.0)), yin_config.sr)
+    frames = extract([audio], yin_config, NoPitch(yin_config))
+    reference = Reference("ref", frames, Beats.from_numbers(np.zeros(0), np.zeros(0), 4, "none"), yin_config, {})
+    stream = FeatureStream(yin_config, NoPitch(yin_config))
+    wall, cpu = bfl.hop_latencies(reference, audio[: yin_config.sr], stream)
+    assert wall.shape == cpu.shape == (yin_config.sr // yin_config.hop,)
+    assert np.all(wall >= 0)
