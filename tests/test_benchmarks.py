@@ -127,3 +127,37 @@ def test_hop_latencies_cover_every_hop(yin_config) -> None:
     wall, cpu = bfl.hop_latencies(reference, audio[: yin_config.sr], stream)
     assert wall.shape == cpu.shape == (yin_config.sr // yin_config.hop,)
     assert np.all(wall >= 0)
+
+
+# -- bench_compare ------------------------------------------------------------------------------
+
+
+def test_compare_pair_has_its_true_map_and_the_map_has_no_error(tmp_path: Path) -> None:
+    import soundfile as sf
+
+    from matcher.evaluation import bench_compare as bc
+
+    a, b, ka, kb = bc.build_pair(20.0, tmp_path)
+    assert sf.info(a).samplerate == bc.SR and abs(sf.info(a).duration - 20.0) < 0.01
+    assert abs(sf.info(b).duration - kb[-1]) < 0.01
+    assert np.all(np.diff(ka) > 0) and np.all(np.diff(kb) > 0)
+    truth = bc.truth_errors({"a_t": ka.tolist(), "b_t": kb.tolist()}, ka, kb)
+    assert set(truth) == {"median_ms", "p95_ms", "within_50"}
+    assert truth["median_ms"] < 1e-6 and truth["within_50"] == 100.0
+
+
+def test_compare_table_has_a_row_per_size_and_the_memory_ratio() -> None:
+    from matcher.evaluation import bench_compare as bc
+
+    def row(peak: float, librosa: dict) -> dict:
+        m = {"frames": [100, 110], "method": "banded", "features_a_s": 1.0, "features_b_s": 1.0}
+        m |= {"align_compare_s": 0.5, "total_s": 2.6, "peak_above_start_mb": peak}
+        m["truth"] = {"median_ms": 10.0, "p95_ms": 30.0, "within_50": 100.0}
+        return {"matcher": m, "librosa": librosa}
+
+    table = bc.format_table(
+        {"sizes": {"2 min": row(50.0, {"align_s": 3.0, "peak_above_start_mb": 900.0}), "60 min": row(100.0, {})}}
+    )
+    lines = table.splitlines()
+    assert lines[0].startswith("pair") and lines[1].startswith("2 min") and lines[2].startswith("60 min")
+    assert "no fit" in lines[2] and lines[-1] == "peak memory ratio, longest / shortest pair: 2.00"
