@@ -161,3 +161,28 @@ def test_compare_table_has_a_row_per_size_and_the_memory_ratio() -> None:
     lines = table.splitlines()
     assert lines[0].startswith("pair") and lines[1].startswith("2 min") and lines[2].startswith("60 min")
     assert "no fit" in lines[2] and lines[-1] == "peak memory ratio, longest / shortest pair: 2.00"
+
+
+# -- bench_preprocess ------------------------------------------------------------------------------
+
+
+def test_preprocess_test_file_and_a_yin_worker_report_their_keys(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import soundfile as sf
+
+    from matcher.evaluation import bench_preprocess as bp
+
+    wav = tmp_path / "t.wav"
+    what = bp.make_test_file(wav, 0.05, data=tmp_path / "absent")  # 3 s, synthetic
+    info = sf.info(wav)
+    assert "synthetic" in what and info.channels == 2 and info.samplerate == bp.FILE_SR
+    assert abs(info.duration - 3.0) < 0.01
+    row = bp.worker("yin", wav, 0, None, repeat=2, profile=True)
+    assert {"backend", "threads", "hop", "rtf", "wall_s", "cpu_s", "startup_s", "peak_above_startup_mb"} <= set(row)
+    assert len(row["walls_s"]) == 2 and row["threads"] == "default" and row["audio_s"] == pytest.approx(3.0, abs=0.01)
+    assert {"read+resample", "spectral", "pitch stream", "model_calls"} <= set(row["profile"])
+    bp.print_table([row, {"backend": "spice", "threads": 1, "error": "no model"}])
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("backend") and out[2].startswith("yin") and "failed: no model" in out[3]
+    assert "where the time goes" in "\n".join(out)
