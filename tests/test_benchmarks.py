@@ -186,3 +186,35 @@ def test_preprocess_test_file_and_a_yin_worker_report_their_keys(
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("backend") and out[2].startswith("yin") and "failed: no model" in out[3]
     assert "where the time goes" in "\n".join(out)
+
+
+# -- bench_live ----------------------------------------------------------------------------------
+
+
+def test_live_material_stats_and_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from types import SimpleNamespace
+
+    from matcher import ReferenceStore
+    from matcher.evaluation import bench_live as bl
+
+    store, take, take_beats, ref_beats = bl.make_material(tmp_path, 0.1, 16000)  # 4 bars
+    assert ReferenceStore(store).load("bench").name == "bench"
+    assert len(take_beats) == len(ref_beats) == 17 and np.all(np.diff(take_beats) > 0)
+    assert abs(len(take) / 16000 - take_beats[-1]) < 2.0
+
+    figures = {"median_ms": 1.0, "p99_ms": 4.0, "max_ms": 6.0, "n": 100}
+    stats = bl.stats_of_result(SimpleNamespace(latency=figures, processing=figures, overflows=0, dropped_blocks=0))
+    assert stats == {
+        "latency_ms": {"median": 1.0, "p99": 4.0, "max": 6.0},
+        "processing_ms": {"median": 1.0, "p99": 4.0, "max": 6.0},
+        "overflows": 0,
+        "dropped_blocks": 0,
+        "blocks": 100,
+    }
+    acc = {"within_50": 90.0, "within_100": 95.0, "within_200": 99.0, "median_ms": 5.0}
+    report = {"via": "paced", **stats, "memory": {"samples": 0}, "accuracy": acc}
+    assert bl.meets_goal(report)
+    assert not bl.meets_goal(report | {"overflows": 1})
+    bl.print_report(report)
+    out = capsys.readouterr().out
+    assert "median 1.00 ms, p99 4.00 ms" in out and "beats within 50/100/200 ms: 90.0 / 95.0 / 99.0 %" in out
