@@ -218,3 +218,31 @@ def test_live_material_stats_and_report(tmp_path: Path, capsys: pytest.CaptureFi
     bl.print_report(report)
     out = capsys.readouterr().out
     assert "median 1.00 ms, p99 4.00 ms" in out and "beats within 50/100/200 ms: 90.0 / 95.0 / 99.0 %" in out
+
+
+# -- bench_sessions --------------------------------------------------------------------------------
+
+
+def test_sessions_serve_both_ways_and_report_their_keys(yin_config) -> None:
+    from matcher.beats import Beats
+    from matcher.evaluation import bench_sessions as bs
+    from matcher.features import NoPitch, extract
+    from matcher.follow import PreparedReference
+    from matcher.follow.costs import CostWeights
+    from matcher.synth import TempoMap, melody, render
+
+    notes = melody(4, 4, seed=5)
+    nb = max(n.beat + n.length for n in notes)
+    audio = render(notes, TempoMap((0.0, nb), (100.0, 100.0)), yin_config.sr)
+    frames = extract([audio], yin_config, NoPitch(yin_config))
+    reference = Reference("ref", frames, Beats.from_numbers(np.zeros(0), np.zeros(0), 4, "none"), yin_config, {})
+    prepared = PreparedReference.build(reference, CostWeights(), 0.3, 0.3)
+    hop = yin_config.hop
+    blocks = bs.session_blocks([audio, audio[::-1].copy()], 3, 40, hop)
+    assert [b.shape for b in blocks] == [(40 * hop,)] * 3 and blocks[0].dtype == np.float32
+    assert not np.array_equal(blocks[0], blocks[2])  # each session from its own offset
+    for mode in bs.MODES:
+        row = bs.run_mode(mode, reference, prepared, blocks, hop)
+        assert row["mode"] == mode and row["sessions"] == 3 and row["hops"] == 40
+        assert row["median_ms"] <= row["p99_ms"] <= row["max_ms"] and 0.0 <= row["late_share"] <= 1.0
+        assert row["state_kb"] > 0
