@@ -113,16 +113,23 @@ def test_report_without_pymatchmaker_prints_the_other_parts(capsys: pytest.Captu
     assert "features+step (NoPitch)" in out and "3 min" in out
 
 
-def test_hop_latencies_cover_every_hop(yin_config) -> None:
+def beatless_melody(config, seed: int) -> tuple[np.ndarray, Reference]:
+    """A 4-bar melody at 100 BPM (model rate) and a beatless reference of it (no pitch)."""
     from matcher.beats import Beats
-    from matcher.features import FeatureStream, NoPitch, extract
+    from matcher.features import NoPitch, extract
     from matcher.synth import TempoMap, melody, render
 
-    notes = melody(4, 4, seed=3)
+    notes = melody(4, 4, seed=seed)
     nb = max(n.beat + n.length for n in notes)
-    audio = render(notes, TempoMap((0.0, nb), (100.0, 100.0)), yin_config.sr)
-    frames = extract([audio], yin_config, NoPitch(yin_config))
-    reference = Reference("ref", frames, Beats.from_numbers(np.zeros(0), np.zeros(0), 4, "none"), yin_config, {})
+    audio = render(notes, TempoMap((0.0, nb), (100.0, 100.0)), config.sr)
+    frames = extract([audio], config, NoPitch(config))
+    return audio, Reference("ref", frames, Beats.from_numbers(np.zeros(0), np.zeros(0), 4, "none"), config, {})
+
+
+def test_hop_latencies_cover_every_hop(yin_config) -> None:
+    from matcher.features import FeatureStream, NoPitch
+
+    audio, reference = beatless_melody(yin_config, 3)
     stream = FeatureStream(yin_config, NoPitch(yin_config))
     wall, cpu = bfl.hop_latencies(reference, audio[: yin_config.sr], stream)
     assert wall.shape == cpu.shape == (yin_config.sr // yin_config.hop,)
@@ -224,18 +231,11 @@ def test_live_material_stats_and_report(tmp_path: Path, capsys: pytest.CaptureFi
 
 
 def test_sessions_serve_both_ways_and_report_their_keys(yin_config) -> None:
-    from matcher.beats import Beats
     from matcher.evaluation import bench_sessions as bs
-    from matcher.features import NoPitch, extract
     from matcher.follow import PreparedReference
     from matcher.follow.costs import CostWeights
-    from matcher.synth import TempoMap, melody, render
 
-    notes = melody(4, 4, seed=5)
-    nb = max(n.beat + n.length for n in notes)
-    audio = render(notes, TempoMap((0.0, nb), (100.0, 100.0)), yin_config.sr)
-    frames = extract([audio], yin_config, NoPitch(yin_config))
-    reference = Reference("ref", frames, Beats.from_numbers(np.zeros(0), np.zeros(0), 4, "none"), yin_config, {})
+    audio, reference = beatless_melody(yin_config, 5)
     prepared = PreparedReference.build(reference, CostWeights(), 0.3, 0.3)
     hop = yin_config.hop
     blocks = bs.session_blocks([audio, audio[::-1].copy()], 3, 40, hop)
@@ -246,3 +246,37 @@ def test_sessions_serve_both_ways_and_report_their_keys(yin_config) -> None:
         assert row["mode"] == mode and row["sessions"] == 3 and row["hops"] == 40
         assert row["median_ms"] <= row["p99_ms"] <= row["max_ms"] and 0.0 <= row["late_share"] <= 1.0
         assert row["state_kb"] > 0
+
+
+FAKE_MATCHMAKER = """
+import json, sys
+import numpy as np
+a = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+take, ref = np.load(a["--take-features"]), np.load(a["--ref-features"])
+runs = [1000.0] * int(a["--repeat"])
+out = {"n_frames": len(take), "take_shape": list(take.shape), "ref_shape": list(ref.shape),
+       "frames_per_s": 1000.0, "frames_per_s_runs": runs}
+open(a["--out"], "w").write(json.dumps(out))
+"""
+
+
+def test_step_throughput_run_reports_every_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    # pymatchmaker replaced by a script that reports 1000 frames/s: the rounds, rows and
+    # ratios of (a) are all there, and its report prints.
+    import sys
+
+    (tmp_path / "run_matchmaker.py").write_text(FAKE_MATCHMAKER)
+    monkeypatch.setattr(bf, "BASELINES", tmp_path)
+    monkeypatch.setattr(bf, "MM_PYTHON", Path(sys.executable))
+    ref = chroma_walk(700, 1)  # longer than the band (601 frames)
+    np.save(tmp_path / "ref.npy", ref)
+    np.save(tmp_path / "take.npy", ref[::2] + 0.05)
+    steps = bf.bench_steps(tmp_path / "ref.npy", tmp_path / "take.npy", rounds=2, passes=1, mm_repeat=1)
+    rows = {"kernel_many", "kernel_one", "steps_many", "steps_one", "step_one", "mm"}
+    assert set(steps["fps"]) == rows and all(len(v) == 2 for v in steps["fps_rounds"].values())
+    assert set(steps["ratio_rounds"]) == rows - {"mm"} and steps["fps"]["mm"] == 1000.0
+    assert steps["frames"] == 350 and steps["our_dims"] == 12 and steps["padded_because"] == ""
+    assert 0 < steps["ours_end_frame"] < 700
+    bf.print_steps(steps)
+    out = capsys.readouterr().out
+    assert "pymatchmaker OnlineTimeWarpingArztFrame" in out and "our follower ended at reference frame" in out

@@ -32,5 +32,14 @@ Modules (import them directly; nothing heavy is imported here):
 * :mod:`~matcher.evaluation.pauses` — held spans in a followed take, tempo without them;
 * :mod:`~matcher.evaluation.pulse` — a file-fed PulseAudio microphone (tests, bench_live);
 * :mod:`~matcher.evaluation.report` — plain-text tables;
-* :mod:`~matcher.evaluation.params` — follower settings from a command line.
+* :mod:`~matcher.evaluation.params` — follower settings from a command line, and the
+  ``--json OUT`` / ``--param NAME=VALUE`` options several tools share;
+* :mod:`~matcher.evaluation.bench_follow`, :mod:`~matcher.evaluation.bench_follow_live` —
+  the follower's step throughput against pymatchmaker on given arrays, per-hop latency and
+  memory (tools/bench_follow.py); :mod:`~matcher.evaluation.bench_compare` — ``matcher
+  compare`` on long pairs against librosa (tools/bench_compare.py);
+  :mod:`~matcher.evaluation.bench_preprocess` — offline preprocessing's real-time factor
+  (tools/bench_preprocess.py); :mod:`~matcher.evaluation.bench_live` — live following at
+  real-time pace (tools/bench_live.py); :mod:`~matcher.evaluation.bench_sessions` — many
+  sessions on one core (tools/bench_sessions.py).
 """
