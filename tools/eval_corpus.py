@@ -30,7 +30,6 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
 from matcher.evaluation import corpus, tracking
 from matcher.evaluation.baselines import MATCHMAKER_PYTHON
@@ -45,7 +44,7 @@ from matcher.evaluation.corpus_runs import (
     selected,
 )
 from matcher.evaluation.jumps import JUMP_KINDS
-from matcher.evaluation.params import follow_params
+from matcher.evaluation.params import add_json_option, add_param_option, follow_params
 
 
 def main() -> int:
@@ -56,8 +55,8 @@ def main() -> int:
     parser.add_argument("--pauses", action="store_true", help="5-s pauses in pink room noise 20 dB below (follower)")
     parser.add_argument("--places", type=int, default=1, help="edits per kind and take (default 1)")
     parser.add_argument("--per-pair", action="store_true", help="print every pair's figures")
-    parser.add_argument("--json", type=Path, help="write all figures here")
-    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="a FollowParams setting")
+    add_json_option(parser)
+    add_param_option(parser)
     args = parser.parse_args()
     if not (corpus.DATA_ROOT / "metadata.csv").exists():
         print(f"no ASAP data at {corpus.DATA_ROOT} (set MATCHER_ASAP)", file=sys.stderr)

@@ -37,7 +37,7 @@ from matcher.audio import file_blocks
 from matcher.evaluation.data import Case, shared_cases
 from matcher.evaluation.measure import Timer
 from matcher.evaluation.metrics import beat_errors, summarize
-from matcher.evaluation.params import follow_params
+from matcher.evaluation.params import add_json_option, add_param_option, follow_params
 from matcher.evaluation.report import accuracy_table, pair_line
 from matcher.evaluation.synthetic import follow_cases
 from matcher.follow import FollowParams, follow_blocks
@@ -71,9 +71,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", nargs="+", default=ALL_SETS, choices=ALL_SETS)
     parser.add_argument("--run-baselines", action="store_true", help="run pymatchmaker and chroma DTW too")
-    parser.add_argument("--json", type=Path, help="write all figures here")
+    add_json_option(parser)
     parser.add_argument("--per-pair", action="store_true", help="print each pair's figures")
-    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="a FollowParams setting")
+    add_param_option(parser)
     args = parser.parse_args()
 
     params = follow_params(args.param)

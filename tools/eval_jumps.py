@@ -76,7 +76,7 @@ from matcher.evaluation.jumps import (
     TOL_S,
     placements,
 )
-from matcher.evaluation.params import follow_params
+from matcher.evaluation.params import add_json_option, add_param_option, follow_params
 from matcher.evaluation.report import fmt_pct, fmt_s, jump_table
 
 ALL_SETS = ("piano", "percussion", "synth-melodic", "synth-percussion")
@@ -89,8 +89,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="one edit per kind and take (same as --places 1)")
     parser.add_argument("--places", type=int, default=3, help="edits per kind and take (default 3)")
     parser.add_argument("--per-scenario", action="store_true", help="print every scenario's figures")
-    parser.add_argument("--json", type=Path, help="write all figures here")
-    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="a FollowParams setting")
+    add_json_option(parser)
+    add_param_option(parser)
     args = parser.parse_args()
     places = 1 if args.quick else args.places
 
