@@ -42,7 +42,7 @@ def load(
     pitch_model: str | None = None,
     quiet: bool = True,
     progress: Progress | None = None,
-    score: ScoreOptions | None = None,
+    score_options: ScoreOptions | None = None,
 ) -> Performance:
     """A performance to follow, score or compare against.
 
@@ -69,14 +69,14 @@ def load(
         No notice on stderr when ``auto`` falls back to YIN.
     progress : callable, optional
         ``progress(done, total)`` [model-rate samples] while a file is preprocessed.
-    score : ScoreOptions, optional
+    score_options : ScoreOptions, optional
         How a score file (MusicXML, MIDI, MEI) is rendered: repeats, soundfont, tempo.
     """
     from .resolve import resolve
 
     return resolve(
         source, store=store, beats=beats, beats_per_bar=beats_per_bar, name=name, pitch=pitch,
-        pitch_model=pitch_model, quiet=quiet, progress=progress, score=score,
+        pitch_model=pitch_model, quiet=quiet, progress=progress, score_options=score_options,
     )  # fmt: skip
 
 

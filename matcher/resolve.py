@@ -59,7 +59,7 @@ class ResolveOptions:
     name : str or None          the name to give it (default: the file stem)
     quiet : bool                no notices on stderr
     progress : callable or None ``progress(done, total)`` in model-rate samples
-    score : ScoreOptions        how a score file is rendered
+    score_options : ScoreOptions  how a score file is rendered
     """
 
     config: Config
@@ -72,7 +72,7 @@ class ResolveOptions:
     name: str | None = None
     quiet: bool = False
     progress: Progress | None = None
-    score: ScoreOptions = ScoreOptions()
+    score_options: ScoreOptions = ScoreOptions()
 
 
 Builder = Callable[[Path, ResolveOptions], Performance]
@@ -138,7 +138,7 @@ def build_score(path: Path, options: ResolveOptions) -> Performance:
 
     if options.beats is not None:
         raise ParameterError(f"{path.name} is a score: it brings its own beats and bars (drop the beat file)")
-    s = options.score
+    s = options.score_options
     read_score(path, repeats=s.repeats, tempo_bpm=s.tempo_bpm)  # a bad score fails before a model loads
     model = pitch_model_for(options)
     config = (options.like.config if options.like is not None else options.config).replace(pitch_backend=model.name)
@@ -229,7 +229,7 @@ def resolve(
     name: str | None = None,
     quiet: bool = False,
     progress: Progress | None = None,
-    score: ScoreOptions | None = None,
+    score_options: ScoreOptions | None = None,
 ) -> Performance:
     """The performance ``spec`` names.
 
@@ -255,7 +255,7 @@ def resolve(
     name : str, optional
     quiet : bool
     progress : callable, optional
-    score : ScoreOptions, optional
+    score_options : ScoreOptions, optional
         How a score file is rendered (default: repeats unfolded, the score's tempo marks).
 
     Raises
@@ -280,7 +280,7 @@ def resolve(
         options = ResolveOptions(
             config=config or Config(), pitch=pitch, pitch_model=pitch_model, beats=beats,
             beats_per_bar=beats_per_bar, track_beats=track_beats, like=like, name=name, quiet=quiet,
-            progress=progress, score=score or ScoreOptions(),
+            progress=progress, score_options=score_options or ScoreOptions(),
         )  # fmt: skip
         return BUILDERS.get(path.suffix.lower(), build_audio)(path, options)
     if beats is not None:

@@ -54,8 +54,8 @@ def test_reference_add_and_show_a_score(capsys, tmp_path: Path, score_file: Path
 
 def test_score_options_reach_the_renderer(tmp_path: Path, score_file: Path) -> None:
     """--tempo renders at that tempo: the same beats, spread 100/60 as wide at 60 qpm as at 100."""
-    marks = matcher.load(score_file, pitch="yin", score=ScoreOptions(repeats="none"))
-    slow = matcher.load(score_file, pitch="yin", score=ScoreOptions(repeats="none", tempo_bpm=60.0))
+    marks = matcher.load(score_file, pitch="yin", score_options=ScoreOptions(repeats="none"))
+    slow = matcher.load(score_file, pitch="yin", score_options=ScoreOptions(repeats="none", tempo_bpm=60.0))
     assert len(marks.beats) == len(slow.beats) == 1 + 3 + 3 + 2  # played through once
     gaps = np.diff(slow.beats.times)
     np.testing.assert_allclose(gaps, 1.0, atol=0.02)  # one quarter a second
@@ -67,7 +67,7 @@ def test_follow_and_compare_a_take_against_a_midi_score(capsys, tmp_path: Path) 
     score = write_midi(tmp_path / "tune.mid")
     store = tmp_path / "store"
     assert run(capsys, "reference", "add", score, "--store", store, "--pitch", "yin", "-q")[0] == 0
-    take = matcher.load(score, pitch="yin", score=ScoreOptions(tempo_bpm=80.0), name="take")
+    take = matcher.load(score, pitch="yin", score_options=ScoreOptions(tempo_bpm=80.0), name="take")
     ref = matcher.load("tune", store=store)
     audio_path = tmp_path / "take.wav"
     # The rendering itself is not kept by load(): render the take again to a file.

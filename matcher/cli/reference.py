@@ -88,7 +88,7 @@ def reference_add(
     with progress(quiet, f"preprocessing {audio.name}") as update:
         ref = load(
             audio, beats=beats, beats_per_bar=beats_per_bar, name=name, pitch=pitch, pitch_model=pitch_model,
-            quiet=quiet, progress=update, score=ScoreOptions(repeats, soundfont, tempo),
+            quiet=quiet, progress=update, score_options=ScoreOptions(repeats, soundfont, tempo),
         )  # fmt: skip
     ref.check_followable()  # refused now, not when first followed
     ref_store.add(ref, replace=force)
