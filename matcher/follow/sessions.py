@@ -104,8 +104,7 @@ class SessionGroup:
     def _follow(self, ready: list[tuple[int, np.ndarray]]) -> dict[int, Track]:
         if not ready:
             return {}
-        streams = [self._sessions[session][0] for session, _ in ready]
-        parts = spectral_features(self.tables, [(s, w) for s, (_, w) in zip(streams, ready, strict=True)])
+        parts = spectral_features(self.tables, [(self._sessions[session][0], w) for session, w in ready])
         # Each session's levels brought to the reference's loudness by its own tracker.
         for (session, _), part in zip(ready, parts, strict=True):
             part["db"] = self._sessions[session][1].take_levels(part["db"])
@@ -116,7 +115,7 @@ class SessionGroup:
         vectors = cost_vectors(frames, self.weights, 1.0)
         active = frames.db >= self.config.gate_db
         tracks, first = {}, 0
-        for (session, windows), _ in zip(ready, streams, strict=True):
+        for session, windows in ready:
             rows = slice(first, first + len(windows))
             first += len(windows)
             follower = self._sessions[session][1]
