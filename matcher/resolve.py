@@ -134,17 +134,16 @@ def build_audio(path: Path, options: ResolveOptions) -> Performance:
 def build_score(path: Path, options: ResolveOptions) -> Performance:
     """Render a score file and preprocess it (:func:`matcher.notation.build_score_reference`):
     its beats, bars and notes are the score's."""
-    from .notation import build_score_reference, read_score
+    from .notation import build_score_reference
 
     if options.beats is not None:
         raise ParameterError(f"{path.name} is a score: it brings its own beats and bars (drop the beat file)")
     s = options.score_options
-    read_score(path, repeats=s.repeats, tempo_bpm=s.tempo_bpm)  # a bad score fails before a model loads
-    model = pitch_model_for(options)
-    config = (options.like.config if options.like is not None else options.config).replace(pitch_backend=model.name)
+    # The model is loaded only once the score has parsed: a bad score fails first.
     return build_score_reference(
-        path, repeats=s.repeats, soundfont=s.soundfont, tempo_bpm=s.tempo_bpm, config=config, pitch_model=model,
-        name=options.name, progress=options.progress,
+        path, repeats=s.repeats, soundfont=s.soundfont, tempo_bpm=s.tempo_bpm,
+        config=options.like.config if options.like is not None else options.config,
+        load_pitch_model=lambda: pitch_model_for(options), name=options.name, progress=options.progress,
     )  # fmt: skip
 
 

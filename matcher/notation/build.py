@@ -144,6 +144,7 @@ def build_score_reference(
     tempo_bpm: float | None = None,
     config: Config | None = None,
     pitch_model: PitchModel | None = None,
+    load_pitch_model: Callable[[], PitchModel] | None = None,
     name: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     keep_audio: str | os.PathLike | None = None,
@@ -167,6 +168,10 @@ def build_score_reference(
         Feature configuration (default ``Config()``).
     pitch_model : PitchModel, optional
         Default librosa YIN for ``config``.
+    load_pitch_model : callable, optional
+        Instead of ``pitch_model``: called for the model once the score has parsed, so a bad
+        score fails before a model that takes seconds to load is loaded.
+        ``config``'s pitch backend becomes the model's.
     name : str, optional
         Store name (default from the file name).
     progress : callable(done, total), optional
@@ -184,8 +189,11 @@ def build_score_reference(
     from ..reference import build_reference, name_from_path
 
     config = config or Config()
-    pitch_model = pitch_model or YinModel(config)
     notation, tempo, info = read_score(path, repeats=repeats, tempo_bpm=tempo_bpm)
+    if pitch_model is None and load_pitch_model is not None:
+        pitch_model = load_pitch_model()
+    pitch_model = pitch_model or YinModel(config)
+    config = config.replace(pitch_backend=pitch_model.name)
     font = find_soundfont(soundfont)
     with tempfile.TemporaryDirectory(prefix="matcher-score-") as tmp:
         wav = render_audio(notation, tempo, Path(tmp) / "score.wav", font)
