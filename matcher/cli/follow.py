@@ -75,6 +75,7 @@ def follow(
     from ..api import follow as follow_file
     from ..api import load
     from ..audio import audio_info
+    from ..follow import positions_jsonl
 
     if input is None:
         live = LiveOptions(device, channels, duration, stats, save_take, realtime)
@@ -92,7 +93,7 @@ def follow(
 
     def on_track(track: Track) -> None:
         if sink is not None:
-            sink.write(jsonl_lines(track, reference))
+            sink.write(positions_jsonl(track, reference))
             sink.flush()
         if display is not None:
             display.update(track[len(track) - 1])
@@ -164,6 +165,7 @@ def follow_live(
     from .. import live
     from ..api import load
     from ..errors import DeviceError
+    from ..follow import positions_jsonl
 
     if opts.realtime:
         raise ParameterError("--realtime paces a file; the microphone is real time already (drop --realtime)")
@@ -180,7 +182,7 @@ def follow_live(
 
     def on_track(track: Track) -> None:  # on the worker thread
         if sink is not None:
-            sink.write(jsonl_lines(track, reference))
+            sink.write(positions_jsonl(track, reference))
             sink.flush()
 
     def on_term(signum: int, frame: object) -> None:  # `kill` ends a session like Ctrl-C
@@ -259,17 +261,3 @@ def score_followed(reference: Performance, take_path: Path | None, track: Track,
         return
     result = score(reference, take_path, params=followed_span(track, reference))
     print_score(result, console)
-
-
-def jsonl_lines(track: Track, reference: Any) -> str:
-    """The positions' JSON lines; against a score each line also carries ``"score"``: the
-    bar as printed, the pass of a repeat, the beat in bar and the nearest score note."""
-    text = track.to_jsonl()
-    if reference.score is None or not text:
-        return text
-    from ..notation import score_position
-
-    return "".join(
-        f'{line[:-1]}, "score": {json.dumps(score_position(reference.score, float(t)).to_dict())}}}\n'
-        for line, t in zip(text.splitlines(), track.ref_t.tolist(), strict=True)
-    )

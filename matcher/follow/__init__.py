@@ -3,7 +3,7 @@
 from .costs import CostWeights
 from .follower import Follower, FollowParams, Position, Track
 from .prepared import PreparedReference
-from .run import follow_blocks, summarize
+from .run import follow_blocks, positions_jsonl, summarize
 from .sessions import SessionGroup
 from .tempo import BarTempo, bar_tempo, followed_tempo, pause_spans
 
@@ -20,5 +20,6 @@ __all__ = [
     "follow_blocks",
     "followed_tempo",
     "pause_spans",
+    "positions_jsonl",
     "summarize",
 ]

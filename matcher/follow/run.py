@@ -97,3 +97,20 @@ def summarize(track: Track, reference: Reference, smooth_s: float = 2.0) -> dict
                 "tempo_dev_pct": round(float((tempo[idx] - 1.0) * 100.0), 1),
             }
     return out
+
+
+def positions_jsonl(track: Track, reference: Reference) -> str:
+    """The positions as JSON lines (``follow --jsonl``, the browser's WebSocket); against a
+    score each line also carries ``"score"``: the bar as printed, the pass of a repeat,
+    the beat in bar and the nearest score note."""
+    text = track.to_jsonl()
+    if reference.score is None or not text:
+        return text
+    import json
+
+    from ..notation import score_position
+
+    return "".join(
+        f'{line[:-1]}, "score": {json.dumps(score_position(reference.score, float(t)).to_dict())}}}\n'
+        for line, t in zip(text.splitlines(), track.ref_t.tolist(), strict=True)
+    )

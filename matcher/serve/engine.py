@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from ..audio import Resampler, audio_info, file_sha256
 from ..config import Config
 from ..errors import InputFileError, MatcherError, ParameterError, StoreError
 from ..features import FeatureStream, NoPitch, resolve_backend
-from ..follow import Follower, Position, Track, follow_blocks
+from ..follow import Follower, Position, Track, follow_blocks, positions_jsonl
 from ..reference import Reference, ReferenceStore, build_reference, check_name, name_from_path
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "load_reference",
     "name_from_path",
     "open_store",
+    "positions_jsonl",
     "reference_detail",
     "score_take_file",
     "take_summary",
@@ -304,13 +306,10 @@ class ServerMic:
     """
 
     def __init__(self, device: str | int | None = None, ring_seconds: float = 10.0) -> None:
-        import time
-
         from ..errors import DeviceError
         from ..live import BlockRing, find_input_device
         from ..live.devices import sounddevice_module
 
-        self._clock = time.perf_counter
         self.device = find_input_device(device)
         self.sample_rate = round(self.device.samplerate)
         self.ring = BlockRing(max(1, round(ring_seconds * self.sample_rate)), 1)
@@ -325,7 +324,7 @@ class ServerMic:
         self._stream.start()
 
     def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
-        self.ring.put(indata, self._clock())  # copy only: no allocation that stays, no locks
+        self.ring.put(indata, time.perf_counter())  # copy only: no allocation that stays, no locks
 
     def read(self) -> np.ndarray:
         """Mono float32 samples at :attr:`sample_rate` that arrived since the last call

@@ -229,7 +229,7 @@ class LiveSession:
                     raise ProtocolError("this take listens to the server's microphone: send no audio")
                 track = await self._on_worker(live.push, decode_pcm(msg["bytes"], fmt, rate))
                 if len(track):
-                    await self.ws.send_text(positions_text(track))
+                    await self.ws.send_text(engine.positions_jsonl(track, live.reference))
                 continue
             control = parse_control(msg.get("text") or "")
             kind = control.get("type")
@@ -244,7 +244,7 @@ class LiveSession:
                 await self._stop_mic()
                 track = await self._on_worker(live.finish)
                 if len(track):
-                    await self.ws.send_text(positions_text(track))
+                    await self.ws.send_text(engine.positions_jsonl(track, live.reference))
                 meta = await self._keep()
                 await self.ws.send_json({"event": "ended", "take": self.take_id if meta else None, "summary": meta})
                 await self.ws.close()
@@ -262,7 +262,7 @@ class LiveSession:
             if len(samples):
                 track = await self._on_worker(live.push, samples)
                 if len(track):
-                    await self.ws.send_text(positions_text(track))
+                    await self.ws.send_text(engine.positions_jsonl(track, live.reference))
 
     async def _stop_mic(self) -> None:
         """Stop the pump, close the device, follow what it still held (once)."""
@@ -274,10 +274,11 @@ class LiveSession:
         if mic is not None:
             await asyncio.to_thread(mic.close)
             rest = mic.read()
-            if len(rest) and self.live is not None:
-                track = await self._on_worker(self.live.push, rest)
+            live = self.live
+            if len(rest) and live is not None:
+                track = await self._on_worker(live.push, rest)
                 if len(track):
-                    await self.ws.send_text(positions_text(track))
+                    await self.ws.send_text(engine.positions_jsonl(track, live.reference))
 
     @staticmethod
     def _seek(live: engine.LiveFollow, control: dict[str, Any]) -> float:
@@ -338,8 +339,3 @@ class LiveSession:
         }
         self.takes.save_json(name, self.take_id, ".json", meta)
         return meta
-
-
-def positions_text(track: engine.Track) -> str:
-    """One text message: the positions as ``matcher follow --jsonl`` writes them."""
-    return track.to_jsonl()
