@@ -399,6 +399,90 @@ def test_pause_holds_where_it_began_and_resumes(long_pair) -> None:
     assert follower.relocks == 0
 
 
+@pytest.mark.parametrize("noise_db", [-20.0, -30.0])
+def test_pause_in_room_noise_is_held(long_pair, noise_db: float) -> None:
+    """5 s of pink room noise 20 or 30 dB below the take mid-piece: noise is not playing
+    (flat chroma, well below the loud level), so the pause is held within 200 ms from its
+    first frame to its last, and the music afterwards is followed at once."""
+    from matcher.evaluation.jumps import fill_audio
+
+    reference, take = long_pair
+    cut = round(JUMP_AT * CFG.sr)
+    noise = fill_audio("noise", 5 * CFG.sr, take, np.random.default_rng(4), noise_db).astype(np.float32)
+    track, follower = _follow(reference, np.concatenate([take[:cut], noise, take[cut:]]))
+    pause = (track.t >= JUMP_AT) & (track.t < JUMP_AT + 5.0)
+    assert np.max(np.abs(track.ref_t[pause] - JUMP_AT)) <= 0.2
+    truth = np.where(track.t < JUMP_AT + 5.0, np.minimum(track.t, JUMP_AT), track.t - 5.0)
+    assert _first_on_truth(track, truth, JUMP_AT + 5.0) <= 0.5
+    assert follower.relocks == 0
+
+
+def test_room_noise_is_not_playing_and_music_is(long_pair) -> None:
+    """The activity test on its own: pink noise 20 dB below the take is not playing even
+    above the level gate; the take's music (with its own 35-dB noise) is."""
+    from matcher.evaluation.jumps import fill_audio
+    from matcher.follow.activity import chroma_flatness
+
+    reference, take = long_pair
+    follower = Follower(reference)
+    music = frames_of(take[: 10 * CFG.sr])
+    music = replace(music, db=follower.take_levels(music.db, music.chroma))
+    noise = frames_of(fill_audio("noise", 5 * CFG.sr, take, np.random.default_rng(4), -20.0).astype(np.float32))
+    noise = replace(noise, db=follower.take_levels(noise.db, noise.chroma))
+    assert np.mean(noise.db >= CFG.gate_db) > 0.9  # the level gate alone takes it for music
+    assert np.mean(follower.playing(noise)) < 0.05
+    heard = music.db >= CFG.gate_db
+    assert np.mean(follower.playing(music)[heard]) > 0.95
+    assert chroma_flatness(np.ones((1, 12)))[0] == pytest.approx(1.0)
+    assert chroma_flatness(np.eye(12)[:1])[0] == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize("catchup", [2.0, 0.0])
+def test_an_estimate_ahead_is_caught_up_with_not_leapt(long_pair, catchup: float) -> None:
+    """The tempo model alone: the band's estimate stands 1.5 s ahead of the position (it
+    stalled a moment in a blurred passage and found the music again). With catch-up the
+    position gains ``catchup`` frames per frame towards it, never a leap; without, it waits
+    for the estimate to stay away and then leaps."""
+    reference, _ = long_pair
+    follower = Follower(reference, FollowParams(catchup=catchup))
+    istate, fstate, params = follower._istate, follower._fstate, follower._params
+    istate[K.I_J], fstate[K.S_POS], fstate[K.S_TEMPO] = 200, 1000.0, 1.0
+    est = 1000.0 + 1.5 * RATE
+    D = np.full(64, np.inf)  # no path through the prediction is nearly as good: not ambiguous
+    positions = []
+    for _ in range(round(2 * RATE)):
+        K._track(est, D, 0, len(D), follower._hist_j, follower._hist_p, istate, fstate, params)
+        istate[K.I_J] += 1
+        est += 1.0
+        positions.append(fstate[K.S_POS])
+    steps = np.diff(positions)
+    if catchup:
+        # Beyond the gate: the tempo's frame and the catch-up; within it the estimate is
+        # followed as always (a step under the gate, never a leap of the 1.5 s).
+        gate = FollowParams().gate_s * RATE
+        assert steps.max() <= gate + 1.0
+        far = est - 1.0 - np.arange(len(positions))[::-1] - np.asarray(positions) > gate + 3.0
+        assert steps[far[:-1]].max() <= catchup + 1.0 + 1e-6
+        assert positions[-1] == pytest.approx(est - 1.0)  # caught up within 2 s
+        assert abs(fstate[K.S_TEMPO] - 1.0) < 0.05  # the catching up is not the player's tempo
+    else:
+        assert steps.max() > 0.5 * RATE
+
+
+def test_passage_distance_tells_a_repeat_from_other_music() -> None:
+    """The look-alike test's measure: a passage and its exact repeat are at distance 0, a
+    repeat played a little slower nearly so, other music far; passages reaching before
+    the reference's start are never alike."""
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(40, 24)).astype(np.float32)
+    other = rng.normal(size=(40, 24)).astype(np.float32)
+    coarse = np.concatenate([a, other, a]).astype(np.float32)
+    span = 20
+    assert K.passage_distance(coarse, 39, 119, span) == pytest.approx(0.0)
+    assert K.passage_distance(coarse, 39, 79, span) > 1.0
+    assert K.passage_distance(coarse, 5, 119, span) >= K.INF
+
+
 def test_leading_silence_is_a_pause_at_the_start(long_pair) -> None:
     """A second of silence before the player starts (a live session opening): the follower
     waits at the reference's start and then follows as if the take had begun at once."""

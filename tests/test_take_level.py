@@ -17,6 +17,7 @@ from matcher.reference import Reference
 from matcher.synth import TempoMap, melody, render
 
 CFG = Config(pitch_backend="yin")
+NO_NOISE = np.zeros(20_000, bool)  # no frame noise-like
 
 
 def test_level_tracker_settles_on_the_quantile() -> None:
@@ -25,17 +26,30 @@ def test_level_tracker_settles_on_the_quantile() -> None:
     carried between calls gives what one call gives."""
     rng = np.random.default_rng(1)
     db = rng.uniform(-60.0, -20.0, 20_000)
-    level = K.track_level(db, np.array([0.0]), 0.9, 0.1, SILENCE_DB)
+    level = K.track_level(db, NO_NOISE, np.array([0.0]), 0.9, 0.1, SILENCE_DB, 10.0)
     assert np.quantile(db, 0.9) == pytest.approx(np.mean(level[-5000:]), abs=1.0)
     state = np.array([-30.0])
-    assert np.all(K.track_level(np.full(100, -120.0), state, 0.9, 0.1, SILENCE_DB) == -30.0)
+    assert np.all(K.track_level(np.full(100, -120.0), NO_NOISE, state, 0.9, 0.1, SILENCE_DB, 10.0) == -30.0)
     # Carried state: two calls give what one call gives.
     s1, s2 = np.array([-10.0]), np.array([-10.0])
-    whole = K.track_level(db[:300], s1, 0.9, 0.1, SILENCE_DB)
+    whole = K.track_level(db[:300], NO_NOISE, s1, 0.9, 0.1, SILENCE_DB, 10.0)
     parts = np.concatenate(
-        [K.track_level(db[:120], s2, 0.9, 0.1, SILENCE_DB), K.track_level(db[120:300], s2, 0.9, 0.1, SILENCE_DB)]
+        [
+            K.track_level(db[:120], NO_NOISE, s2, 0.9, 0.1, SILENCE_DB, 10.0),
+            K.track_level(db[120:300], NO_NOISE, s2, 0.9, 0.1, SILENCE_DB, 10.0),
+        ]
     )
     np.testing.assert_array_equal(whole, parts)
+
+
+def test_room_noise_well_below_the_level_leaves_it_alone() -> None:
+    """Noise-like frames 20 dB under the tracked level (a room in a pause) do not lower it;
+    noise-like frames near it (a cymbal, a drum's decay) count as any frame."""
+    state = np.array([-20.0])
+    quiet = K.track_level(np.full(300, -40.0), np.ones(300, bool), state, 0.9, 0.1, SILENCE_DB, 10.0)
+    assert np.all(quiet == -20.0)
+    near = K.track_level(np.full(300, -25.0), np.ones(300, bool), state, 0.9, 0.1, SILENCE_DB, 10.0)
+    assert near[-1] < -24.0
 
 
 def test_loud_level_ignores_digital_silence() -> None:

@@ -133,8 +133,8 @@ def feature_follower(ref_features: np.ndarray, frame_rate: int, band_s: float, p
 def given_steps(follower, frames):
     """``Follower.steps`` on frames compared as they are: the take's levels as ``steps``
     brings them to the reference's, then ``steps_vectors`` on :func:`given_vectors`."""
-    db = follower.take_levels(frames.db)
-    return follower.steps_vectors(given_vectors(frames), db >= follower.config.gate_db)
+    frames = replace(frames, db=follower.take_levels(frames.db, frames.chroma))
+    return follower.steps_vectors(given_vectors(frames), follower.playing(frames))
 
 
 def given_step(follower, frame):

@@ -44,7 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--quick", action="store_true", help="the quick subset: 3 short pairs, the quick conditions")
     parser.add_argument("--conditions", nargs="+", choices=list(cond.CONDITIONS), help="default: all (quick: QUICK)")
-    parser.add_argument("--pairs", type=int, help="only the first N pairs")
+    parser.add_argument("--pairs", type=int, help="only the first N pairs (of the spread ones with --spread)")
+    parser.add_argument("--spread", type=int, help="N pairs evenly spaced over the list (many folders and composers)")
     parser.add_argument("--seed", type=int, default=corpus.DEFAULT_SEED)
     parser.add_argument("--cache", type=Path, default=None, help="rendered audio (default: %(default)s -> cache_root)")
 
@@ -57,6 +58,8 @@ def selected(args: argparse.Namespace) -> tuple[list[corpus.Pair], list[str]]:
         pairs = percussion_pairs(args.split, args.cache or corpus.cache_root(), args.seed, 2 if args.quick else None)
     else:
         pairs = corpus.corpus_pairs(args.split, args.seed, args.quick)
+    if args.spread and args.spread < len(pairs):
+        pairs = [pairs[k * len(pairs) // args.spread] for k in range(args.spread)]
     if args.pairs:
         pairs = pairs[: args.pairs]
     names = args.conditions or list(cond.QUICK if args.quick else cond.CONDITIONS)

@@ -20,6 +20,7 @@ from ..errors import ParameterError
 from ..features import Frames
 from ..reference import Reference
 from . import kernels as K
+from .activity import FLAT_CHROMA, NOISE_BELOW_LOUD_DB, chroma_flatness, playing
 from .costs import CostWeights, cost_vectors
 from .prepared import SILENCE_DB, PreparedReference
 
@@ -68,6 +69,20 @@ class FollowParams:
                                       steps of the take's loudness tracker (a running 90th
                                       percentile of its frame levels)
     level_range_db : float >= 0 [dB]  the most the take's levels are shifted either way
+    catchup : float >= 0 [frames per frame]
+                                      how much faster than the tempo the position may move
+                                      to an estimate ahead of it (0: only by a jump); an
+                                      estimate that stalled a moment in a blurred or quiet
+                                      passage and found the music again is caught up with
+                                      smoothly instead of leaping there a second later
+    catchup_range_s : float >= 0 [s]  estimates at most this far ahead are caught up with
+    relock_twin_s : float > 0 [s]     length of the passages the look-alike test compares
+    relock_twin_ratio : float >= 0    passages whose mean distance is under this share of
+                                      the reference's typical frame distance are look-alikes
+    relock_twin_factor : float >= 1   a move between look-alikes needs this many times the
+                                      evidence (1: no look-alike test)
+    silent_advance_s : float >= 0 [s] how far the position may advance into a silence where
+                                      the reference sounds before it is a pause
     """
 
     band_s: float = 10.0
@@ -95,6 +110,12 @@ class FollowParams:
     level_up_db: float = 0.95
     level_down_db: float = 0.05
     level_range_db: float = 40.0
+    catchup: float = 2.0
+    catchup_range_s: float = 3.0
+    relock_twin_s: float = 4.0
+    relock_twin_ratio: float = 0.5
+    relock_twin_factor: float = 4.0
+    silent_advance_s: float = 0.19
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -327,6 +348,13 @@ class Follower:
         self._params[K.P_RELOCK_SPREAD] = round(p.relock_spread_s * rate)
         self._params[K.P_RELOCK_CONFIRM] = max(1, round(p.relock_confirm_s * coarse_rate))
         self._params[K.P_PAUSE_AFTER] = max(1, round(p.pause_s * rate))
+        self._params[K.P_CATCHUP] = p.catchup
+        self._params[K.P_CATCHUP_RANGE] = p.catchup_range_s * rate
+        self._params[K.P_TWIN_SPAN] = max(1, round(p.relock_twin_s * coarse_rate))
+        self._params[K.P_TWIN_RATIO] = p.relock_twin_ratio
+        self._params[K.P_TWIN_FACTOR] = max(1.0, p.relock_twin_factor)
+        self._params[K.P_SELF_UNIT] = prepared.coarse_unit
+        self._params[K.P_SILENT_ADVANCE] = p.silent_advance_s * rate
         # A take frame counts towards the running scale when louder than a tenth of it.
         self._params[K.P_AUDIBLE_NORM] = 0.1
 
@@ -392,17 +420,29 @@ class Follower:
 
     def steps(self, frames: Frames) -> Track:
         """Follow ``len(frames)`` consecutive take frames; their positions."""
-        frames = replace(frames, db=self.take_levels(frames.db))
+        frames = replace(frames, db=self.take_levels(frames.db, frames.chroma))
         take = np.ascontiguousarray(cost_vectors(frames, self.weights, 1.0))
-        return self.steps_vectors(take, frames.db >= self.config.gate_db)
+        return self.steps_vectors(take, self.playing(frames))
 
-    def take_levels(self, db: np.ndarray) -> np.ndarray:
+    def playing(self, frames: Frames) -> np.ndarray:
+        """bool per take frame (levels from :meth:`take_levels`): the player plays there
+        (above the level gate and not room noise, :mod:`matcher.follow.activity`)."""
+        return playing(frames, self.config.gate_db, self.prepared.loud_db)
+
+    def take_levels(self, db: np.ndarray, chroma: np.ndarray | None = None) -> np.ndarray:
         """The take's frame levels [dBFS] brought to the reference's loudness: shifted by
         the reference's loud level minus the take's, tracked causally (it starts at the
         reference's). The level gate and the chroma fade then mean the same in a take
-        recorded 20 dB quieter (measured: 88 -> 95 % of beats within 50 ms)."""
+        recorded 20 dB quieter (measured: 88 -> 95 % of beats within 50 ms). Frames whose
+        ``chroma`` is flat (room noise, :mod:`matcher.follow.activity`) well below the
+        tracked level leave the tracker alone: five seconds of noise in a pause would
+        otherwise lower it 14 dB and make the noise loud."""
         p = self.params
-        track = K.track_level(db.astype(np.float64), self._level, p.level_up_db, p.level_down_db, SILENCE_DB)
+        levels = np.asarray(db, np.float64)
+        noise = chroma_flatness(chroma) > FLAT_CHROMA if chroma is not None else np.zeros(len(levels), bool)
+        track = K.track_level(
+            levels, noise, self._level, p.level_up_db, p.level_down_db, SILENCE_DB, NOISE_BELOW_LOUD_DB
+        )
         offset = np.clip(self.prepared.loud_db - track, -p.level_range_db, p.level_range_db)
         return (db + offset).astype(np.float32)
 

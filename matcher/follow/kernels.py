@@ -86,8 +86,15 @@ N_FSTATE = 10
     P_RELOCK_SPREAD,  # frames either side of a re-lock's target where the band's paths may begin
     P_RELOCK_CONFIRM,  # columns in a row that must agree
     P_PAUSE_AFTER,  # silent take frames that make a pause (shorter gaps are music)
-) = range(20)
-N_PARAMS = 20
+    P_CATCHUP,  # reference frames per take frame the position may gain on an estimate ahead
+    P_CATCHUP_RANGE,  # estimates ahead by at most this many frames are caught up with
+    P_TWIN_SPAN,  # coarse frames of the passages compared by the look-alike test
+    P_TWIN_RATIO,  # passages this alike (share of the reference's typical frame distance) are look-alikes
+    P_TWIN_FACTOR,  # a move between look-alikes needs this many times the evidence
+    P_SELF_UNIT,  # the reference's typical distance between two of its coarse frames
+    P_SILENT_ADVANCE,  # reference frames the position may advance into a silence before it is a pause
+) = range(27)
+N_PARAMS = 27
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
@@ -103,16 +110,17 @@ def _distance(a, x):
 
 
 @njit(cache=True)
-def track_level(db, state, up, down, floor):
+def track_level(db, noise, state, up, down, floor, noise_below):
     """Running loudness of a take [dB]: a quantile tracker stepping ``up`` when a frame is
     louder than the estimate and ``down`` when quieter (the estimate settles where
     up * (1 - q) = down * q, q = up / (up + down)); frames below ``floor`` (digital
-    silence) leave it alone. ``state`` [shape=(1,)] carries it between calls; returns the
-    estimate after each frame."""
+    silence), and noise-like frames (``noise``, bool) more than ``noise_below`` dB under
+    the estimate (a room's noise in a pause), leave it alone. ``state`` [shape=(1,)]
+    carries it between calls; returns the estimate after each frame."""
     out = np.empty(db.shape[0])
     level = state[0]
     for k in range(db.shape[0]):
-        if db[k] >= floor:
+        if db[k] >= floor and not (noise[k] and db[k] < level - noise_below):
             level += up if db[k] > level else -down
         out[k] = level
     state[0] = level
@@ -219,6 +227,12 @@ def _track(est, D, lo, width, hist_j, hist_p, istate, fstate, params):
             # Never backwards while following: only an accepted jump moves back.
             pos = max(pred + params[P_ALPHA] * (est - pred), pos)
             istate[I_OUTLIERS] = 0
+        elif params[P_CATCHUP] > 0 and pred < est <= pred + params[P_CATCHUP_RANGE]:
+            # Ahead, but not far: the estimate stalled a moment and found the music again
+            # (a quiet or blurred passage); catch up at a bounded rate, never a leap.
+            # The tempo is fitted to the estimate: the catching up is not the player's.
+            pos = max(pred + min(est - pred, params[P_CATCHUP]), pos)
+            istate[I_OUTLIERS] = 0
         else:
             istate[I_OUTLIERS] += 1
             if istate[I_OUTLIERS] >= params[P_JUMP_AFTER]:
@@ -303,7 +317,28 @@ def _global_rows(ref_coarse, y, glob, istate, fstate, params):
 
 
 @njit(cache=True)
-def _decide(glob, istate, fstate, params):
+def passage_distance(ref_coarse, a, b, span):
+    """Mean distance of the coarse reference's passages ending at frames ``a`` and ``b``
+    over ``span`` frames, each frame of one matched to the nearest of three of the other
+    (a little tempo difference); INF when either passage would start before the reference."""
+    if a - span + 1 < 1 or b - span + 1 < 1:
+        return INF
+    n_c = ref_coarse.shape[0]
+    total = 0.0
+    for s in range(span):
+        best = INF
+        for o in range(-1, 2):
+            k = b - s + o
+            if 0 <= k < n_c:
+                d = _distance(ref_coarse[a - s], ref_coarse[k])
+                if d < best:
+                    best = d
+        total += best
+    return total / span
+
+
+@njit(cache=True)
+def _decide(ref_coarse, glob, istate, fstate, params):
     """After a column of the global tracker: coarse frame to re-lock at, or -1 to stay.
 
     Shifts the column so that the best value near the follower is 0; a far place
@@ -341,6 +376,12 @@ def _decide(glob, istate, fstate, params):
     # Doubt: the best far place's evidence as a share of what a move needs.
     need = params[P_RELOCK_EVIDENCE] * fstate[S_G_MEAN]
     fstate[S_DOUBT] = max(0.0, -far / need) if far_i >= 0 and need > 0 else 0.0
+    if far_i >= 0 and -far > need and -far <= need * params[P_TWIN_FACTOR]:
+        # A place the reference itself plays alike (a repeat, a recapitulation) fits about
+        # as well as here whatever the player does: moving there needs more evidence.
+        alike = passage_distance(ref_coarse, here, far_i, int(params[P_TWIN_SPAN]))
+        if alike < params[P_TWIN_RATIO] * params[P_SELF_UNIT]:
+            need = need * params[P_TWIN_FACTOR]
     if far_i < 0 or not -far > need:
         istate[I_CAND_N] = 0
         istate[I_CAND] = -1
@@ -484,7 +525,7 @@ def follow_chunk(
         if istate[I_G_ROW] >= 0 and _global_rows(ref_coarse, y, glob, istate, fstate, params):
             istate[I_G_ROW] = -1
             istate[I_G_PAR] = 1 - istate[I_G_PAR]
-            target = _decide(glob, istate, fstate, params)
+            target = _decide(ref_coarse, glob, istate, fstate, params)
             if target >= 0:
                 # The column ended at take frame I_G_J; the player has moved on since.
                 since = (j - istate[I_G_J]) * fstate[S_TEMPO]
@@ -493,6 +534,14 @@ def follow_chunk(
         istate[I_J] = j + 1
         out_raw[m] = istate[I_CUR]
         out_pos[m] = fstate[S_POS]
+        if 0 < istate[I_SILENT_RUN] < params[P_PAUSE_AFTER]:
+            ahead = min(max(int(fstate[S_POS] + 0.5), 0), n_ref - 1)
+            if ref_active[ahead]:
+                # Silence where the reference sounds may be the start of a pause: the
+                # position shown waits near where it began until the pause is known (the
+                # path itself goes on, so a short gap costs nothing when the music comes).
+                # A rest the reference has there too is music.
+                out_pos[m] = min(out_pos[m], fstate[S_SILENT_POS] + params[P_SILENT_ADVANCE])
         out_tempo[m] = fstate[S_TEMPO]
         out_quality[m] = fstate[S_QUALITY]
         out_doubt[m] = fstate[S_DOUBT]

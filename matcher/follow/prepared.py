@@ -10,6 +10,7 @@ import numpy as np
 from ..errors import ParameterError
 from ..reference import Reference
 from . import kernels as K
+from .activity import playing
 from .costs import CostWeights, cost_vectors, flux_scale
 
 
@@ -22,6 +23,8 @@ class PreparedReference:
     ref_active : bool [shape=(n_ref,)]          the reference sounds there (above the level gate)
     ref_coarse : float32 [shape=(n_ref // 4, 24)]  the global tracker's features
     loud_db : float [dBFS]                      the reference's loud level (LOUD_QUANTILE of its frame levels)
+    coarse_unit : float                         median distance between two of its coarse frames
+                                                (the scale of the global tracker's look-alike test)
     """
 
     reference: Reference
@@ -34,6 +37,7 @@ class PreparedReference:
     ref_active: np.ndarray
     ref_coarse: np.ndarray
     loud_db: float
+    coarse_unit: float
 
     @classmethod
     def build(
@@ -48,10 +52,15 @@ class PreparedReference:
         onset = np.minimum(1.0, np.linalg.norm(frames.flux, axis=1) / scale)
         ref_hold = hold_penalty * (hold_floor + (1.0 - hold_floor) * onset)
         n_flux = frames.flux.shape[1]
-        arrays = (vectors, ref_hold, frames.db >= c.gate_db, coarse_features(vectors, n_flux))
+        # The reference's rests are judged as the take's are: a quiet, noise-like frame
+        # (a drum's decay, a room's tone) rests, so a take resting there too plays on.
+        loud = loud_level(frames.db)
+        active = playing(frames, c.gate_db, loud)
+        arrays = (vectors, ref_hold, active, coarse_features(vectors, n_flux))
         for a in arrays:
             a.setflags(write=False)  # shared between sessions
-        return cls(reference, weights, (hold_penalty, hold_floor), scale, n_flux, *arrays, loud_level(frames.db))
+        unit = coarse_unit(arrays[3])
+        return cls(reference, weights, (hold_penalty, hold_floor), scale, n_flux, *arrays, loud, unit)
 
     def check(self, reference: Reference, weights: CostWeights, hold_penalty: float, hold_floor: float) -> None:
         """Refuse arrays prepared for another reference or other settings."""
@@ -72,6 +81,17 @@ def loud_level(db: np.ndarray) -> float:
     """LOUD_QUANTILE of the frame levels above SILENCE_DB [dBFS] (SILENCE_DB if none)."""
     heard = db[db >= SILENCE_DB]
     return float(np.quantile(heard, LOUD_QUANTILE)) if len(heard) else SILENCE_DB
+
+
+def coarse_unit(coarse: np.ndarray, pairs: int = 4096) -> float:
+    """Median distance between two coarse frames of a reference, over seeded random pairs
+    (the same for the same reference): what "alike" is measured against."""
+    if len(coarse) < 2:
+        return 1.0
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, len(coarse), (2, pairs))
+    d = np.linalg.norm(coarse[a].astype(np.float64) - coarse[b], axis=1)[a != b]
+    return float(np.median(d)) if len(d) and np.median(d) > 0 else 1.0
 
 
 def coarse_features(vectors: np.ndarray, n_flux: int) -> np.ndarray:
