@@ -189,9 +189,12 @@ def test_preprocess_test_file_and_a_yin_worker_report_their_keys(
     assert {"backend", "threads", "hop", "rtf", "wall_s", "cpu_s", "startup_s", "peak_above_startup_mb"} <= set(row)
     assert len(row["walls_s"]) == 2 and row["threads"] == "default" and row["audio_s"] == pytest.approx(3.0, abs=0.01)
     assert {"read+resample", "spectral", "pitch stream", "model_calls"} <= set(row["profile"])
-    bp.print_table([row, {"backend": "spice", "threads": 1, "error": "no model"}])
+    added = bp.worker("yin", wav, 0, None, repeat=1, profile=False, mode="add")
+    assert added["mode"] == "add" and {"features+beats cpu_s", "store write cpu_s"} == set(added["parts"])
+    bp.print_table([row, added, {"backend": "spice", "threads": 1, "error": "no model"}])
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith("backend") and out[2].startswith("yin") and "failed: no model" in out[3]
+    assert out[0].startswith("backend") and out[2].startswith("yin") and "failed: no model" in out[4]
+    assert "cpu " in out[3] and " mem " in out[3]  # add against extract
     assert "where the time goes" in "\n".join(out)
 
 
