@@ -280,3 +280,34 @@ def test_extract_spooled_gives_the_same_frames(yin_config: Config, yin_model: Yi
     for name, a in extract(split(SIGNAL, [5000, 12345]), yin_config, yin_model).arrays().items():
         np.testing.assert_array_equal(frames.arrays()[name], a, err_msg=name)
     assert list((tmp_path / "spool").iterdir()) == []
+
+
+def test_filterbanks_are_kept_between_processes(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """Made with librosa once, then read from the cache folder: the same float32 arrays; a
+    damaged cache file is made again, an unwritable folder only costs the making."""
+    import librosa
+
+    from matcher.features import spectral
+
+    config = Config(pitch_backend="yin")
+    monkeypatch.setenv(spectral.CACHE_ENV, str(tmp_path / "cache"))
+    made = spectral._filterbanks(config)
+    np.testing.assert_array_equal(
+        made["mel"],
+        librosa.filters.mel(
+            sr=config.sr, n_fft=config.n_fft, n_mels=config.n_bands, fmin=config.fmin, fmax=config.fmax
+        ).astype(np.float32),
+    )
+    np.testing.assert_array_equal(made["chroma"], librosa.filters.chroma(sr=config.sr, n_fft=config.n_fft))
+    (cached,) = (tmp_path / "cache").glob("filterbanks-*.npz")
+    monkeypatch.setattr(librosa.filters, "mel", lambda **kw: pytest.fail("made again"))
+    again = spectral._filterbanks(config)
+    assert all(np.array_equal(again[k], made[k]) and again[k].dtype == np.float32 for k in made)
+    monkeypatch.undo()
+    cached.write_bytes(b"PK damaged")
+    monkeypatch.setenv(spectral.CACHE_ENV, str(tmp_path / "cache"))
+    np.testing.assert_array_equal(spectral._filterbanks(config)["mel"], made["mel"])
+    assert np.load(cached)["mel"].shape == made["mel"].shape  # written again
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setenv(spectral.CACHE_ENV, str(tmp_path / "file" / "cache"))  # cannot be made
+    np.testing.assert_array_equal(spectral._filterbanks(config)["mel"], made["mel"])
