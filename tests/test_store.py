@@ -134,22 +134,26 @@ def test_feature_file_needs_no_pickle(store: ReferenceStore, ref: Reference) -> 
         assert all(data[k].dtype != object for k in data.files)
 
 
-def test_feature_file_is_what_np_savez_writes(store: ReferenceStore, ref: Reference, tmp_path: Path) -> None:
+def test_feature_file_is_what_np_savez_writes(
+    store: ReferenceStore, ref: Reference, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The store's writer (spooled arrays copied a slice at a time) makes np.savez's
     archive: the same entries holding the same bytes."""
     import io
     import zipfile
 
     from matcher.features.stream import FrameSink
-    from matcher.spool import write_npz
+    from matcher.spool import _mapping, write_npz
 
     sink = FrameSink(ref.config.n_bands, 0, tmp_path)
     sink.add(ref.frames)
     spooled = Reference(ref.name, sink.frames(), ref.beats, ref.config, ref.meta)
     assert not spooled.frames.flux.flags.writeable  # mapped from the spool file
+    assert _mapping(spooled.frames.flux) is not None and _mapping(ref.frames.flux) is None  # copied by slices
     want = {**ref.frames.arrays(), **ref.beats.arrays(), "text": np.array("a string")}
     expect = io.BytesIO()
     np.savez(expect, **want)
+    monkeypatch.setattr("matcher.spool.CHUNK_BYTES", 1000)  # many slices, one not whole rows
     for arrays in (want, {**want, **spooled.frames.arrays()}):
         got = io.BytesIO()
         write_npz(got, arrays)
