@@ -168,7 +168,8 @@ def preprocess_file(path: str, store_root: str, out_dir: str, pitch: str = "yin"
                 ref = load_stored(store, name)
         if ref is None:
             model = resolve_backend(pitch, None, Config(), quiet=True)
-            ref = build_reference(path, Config(pitch_backend=model.name), model, name)
+            with store.spooling():  # flux and chroma on disk until the feature file is written
+                ref = build_reference(path, Config(pitch_backend=model.name), model, name)
             store.add(ref, replace=True)
         s = ref.summary()
         row = {**base, **{k: s.get(k) for k in _STORE_COLUMNS}, "name": name, "duration": _finite(ref.duration)}

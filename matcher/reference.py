@@ -35,6 +35,7 @@ from .config import Config
 from .errors import InputFileError, ParameterError, StoreError
 from .features import Frames, PitchModel, extract
 from .performance import Performance
+from .spool import spooled, write_npz
 
 STORE_ENV = "MATCHER_HOME"
 INDEX_FORMAT = 1
@@ -235,6 +236,19 @@ class ReferenceStore:
 
     # -- writing -------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def spooling(self) -> Iterator[None]:
+        """Files preprocessed within the block keep their flux and chroma in unnamed
+        temporary files in the store's folder, not in memory (:func:`matcher.spool.spooled`):
+        for a reference about to be added, so a long file's features are never held whole."""
+        self._check_folder()
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot write the reference store at {self.root}: {exc.strerror or exc}") from exc
+        with spooled(self.root):
+            yield
+
     def _check_folder(self) -> None:
         """Refuse a store path that is, or lies inside, a regular file."""
         blocker = next((p for p in (self.root, *self.root.parents) if p.exists() and not p.is_dir()), None)
@@ -283,7 +297,7 @@ class ReferenceStore:
                 raise StoreError(f"a reference named {name!r} exists already; pass --force to replace it")
             # A fresh file name per version: the index switches atomically from the old to the new file.
             fname = f"{name}.{hashlib.sha1(os.urandom(8)).hexdigest()[:8]}.npz"
-            self._write_atomic(self.root / fname, lambda f: np.savez(f, **arrays))
+            self._write_atomic(self.root / fname, lambda f: write_npz(f, arrays))
             meta = {**reference.meta, "name": name, "file": fname, "file_sha256": file_sha256(self.root / fname)}
             # The configuration stored is the reference's own, whatever its metadata says.
             meta.update(config=reference.config.to_dict(), feature_version=reference.config.version)

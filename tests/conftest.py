@@ -23,6 +23,12 @@ SEED = 20240611
 def pytest_configure(config: pytest.Config) -> None:
     # audioread (librosa's fallback decoder) imports modules Python 3.13 drops; not ours to fix
     config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:audioread.*")
+    # matcher's caches (filterbanks) in a folder of this run, not the user's home
+    # (subprocesses inherit it); kept for the whole session, like any user's cache.
+    if not os.environ.get("MATCHER_CACHE_DIR"):
+        import tempfile
+
+        os.environ["MATCHER_CACHE_DIR"] = tempfile.mkdtemp(prefix="matcher-test-cache-")
 
 
 # -- general -------------------------------------------------------------------------

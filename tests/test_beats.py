@@ -266,3 +266,56 @@ def test_track_beats_percussion_pattern(onset_of, bpm: float) -> None:
 def test_track_beats_on_nothing() -> None:
     assert len(track_beats(np.zeros(500), SR, 256)) == 0
     assert len(track_beats(np.ones(2), SR, 256)) == 0
+
+
+def _envelopes(onset_of) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(5)
+    x, _, _ = synth.percussion(100.0, 30.0, SR, seed=2)
+    perc, _ = onset_of(x)
+    clicks, _ = onset_of(synth.click_train(133.0, 20.0, SR)[0])
+    return {
+        "percussion": perc.astype(np.float64),
+        "clicks with noise": clicks + np.abs(rng.normal(0, 0.2, len(clicks))),
+        "noise": np.abs(rng.normal(0, 1, 3000)) ** 3,
+        "float32 clicks": clicks.astype(np.float32),
+        "short": clicks[:60],
+    }
+
+
+def test_track_beats_is_librosas_beat_track(onset_of) -> None:
+    """The beats and the tempo are librosa 0.11's (``beat_track``, ``feature.tempo``),
+    made without importing librosa.beat."""
+    import librosa
+
+    from matcher.beats import global_tempo
+
+    for name, onset in _envelopes(onset_of).items():
+        _, want = librosa.beat.beat_track(
+            onset_envelope=np.asarray(onset, np.float64), sr=SR, hop_length=256, units="time"
+        )
+        got = track_beats(onset, SR, 256)
+        np.testing.assert_array_equal(got.times, want, err_msg=name)
+        tempo = librosa.feature.tempo(onset_envelope=np.asarray(onset, np.float64), sr=SR, hop_length=256)[0]
+        assert global_tempo(np.asarray(onset, np.float64), SR, 256) == tempo, name
+
+
+def test_tempogram_window_is_scipys() -> None:
+    import scipy.signal
+
+    from matcher.beats import _hann
+
+    for n in (2, 5, 384, 500):
+        np.testing.assert_array_equal(_hann(n), scipy.signal.get_window("hann", n, fftbins=True))
+
+
+def test_tracking_beats_imports_no_librosa() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np; from matcher.beats import track_beats; "
+        "o = np.zeros(5000); o[::31] = 1.0; assert len(track_beats(o, 16000, 256)) > 100; "
+        "print(sorted(m for m in sys.modules if m.startswith(('librosa', 'scipy.signal', 'scipy.stats'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

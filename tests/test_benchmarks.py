@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -189,9 +190,12 @@ def test_preprocess_test_file_and_a_yin_worker_report_their_keys(
     assert {"backend", "threads", "hop", "rtf", "wall_s", "cpu_s", "startup_s", "peak_above_startup_mb"} <= set(row)
     assert len(row["walls_s"]) == 2 and row["threads"] == "default" and row["audio_s"] == pytest.approx(3.0, abs=0.01)
     assert {"read+resample", "spectral", "pitch stream", "model_calls"} <= set(row["profile"])
-    bp.print_table([row, {"backend": "spice", "threads": 1, "error": "no model"}])
+    added = bp.worker("yin", wav, 0, None, repeat=1, profile=False, mode="add")
+    assert added["mode"] == "add" and {"features+beats cpu_s", "store write cpu_s"} == set(added["parts"])
+    bp.print_table([row, added, {"backend": "spice", "threads": 1, "error": "no model"}])
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith("backend") and out[2].startswith("yin") and "failed: no model" in out[3]
+    assert out[0].startswith("backend") and out[2].startswith("yin") and "failed: no model" in out[4]
+    assert "cpu " in out[3] and " mem " in out[3]  # add against extract
     assert "where the time goes" in "\n".join(out)
 
 
@@ -280,3 +284,36 @@ def test_step_throughput_run_reports_every_row(tmp_path: Path, monkeypatch: pyte
     bf.print_steps(steps)
     out = capsys.readouterr().out
     assert "pymatchmaker OnlineTimeWarpingArztFrame" in out and "our follower ended at reference frame" in out
+
+
+# -- bench_cli -------------------------------------------------------------------------------------
+
+
+def test_cli_pair_measure_and_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import soundfile as sf
+
+    from matcher.evaluation import bench_cli as bc
+
+    ref, take, what = bc.make_pair(tmp_path, 0.05, data=tmp_path / "absent")  # 3 s, synthetic
+    assert "synthetic" in what and sf.info(ref).duration == pytest.approx(3.0, abs=0.01)
+    assert sf.info(take).samplerate == bc.PAIR_SR
+    row = bc.measure([sys.executable, "-c", "x = bytearray(80 * 2**20)"])
+    assert row["cpu_s"] >= 0 and row["wall_s"] > 0
+    assert 80 < row["peak_rss_mb"] < 200  # the command's own peak, not the forking process's
+    with pytest.raises(RuntimeError, match="failed"):
+        bc.measure([sys.executable, "-c", "raise SystemExit(3)"])
+
+    def row_of(command: str, cpu: float, rss: float) -> dict:
+        return {
+            "command": command,
+            "audio_s": 600.0,
+            "cpu_s": cpu,
+            "wall_s": 1.0,
+            "peak_rss_mb": rss,
+            "cpu_runs": [cpu],
+        }
+
+    rows = [row_of("follow STORED", 2.0, 300.0), row_of("  floor: matcher --help", 0.5, 100.0)]
+    bc.print_report({"pair": what, "rows": rows, "splits": {"follow STORED": {"decode": 0.5, "kernel": 1.0}}})
+    out = capsys.readouterr().out
+    assert "300x" in out and "(command: 4.0x its cpu, 3.00x its RSS)" in out and "total 1.50 s" in out

@@ -249,16 +249,65 @@ def test_config_validation() -> None:
     assert f"hop={2 * c.hop}" in c.incompatibility(c.replace(hop=2 * c.hop))
 
 
+@pytest.mark.parametrize("spool", [False, True])
 @pytest.mark.parametrize("expected", [0, 1, 7, 10_000])
 def test_extract_into_arrays_allocated_once_gives_the_same_frames(
-    yin_config: Config, yin_model: YinModel, offline: Frames, expected: int
+    yin_config: Config, yin_model: YinModel, offline: Frames, expected: int, spool: bool, tmp_path
 ) -> None:
     """Frames collected into arrays sized for the count expected (too few: they grow; too
-    many: the rest is cut off) are the frames collected block by block."""
+    many: the rest is cut off) are the frames collected block by block; spooled to disk,
+    the 2-D arrays come back mapped read-only, and no file is left in the folder."""
     from matcher.features.stream import FrameSink
 
-    sink = FrameSink(yin_config.n_bands, expected)
+    sink = FrameSink(yin_config.n_bands, expected, tmp_path if spool else None)
+    sink.add(offline[:0])  # a push that settled no frame
     for k in range(0, len(offline), 5):
         sink.add(offline[k : k + 5])
-    for name, a in sink.frames().arrays().items():
+    frames = sink.frames()
+    for name, a in frames.arrays().items():
+        assert a.dtype == offline.arrays()[name].dtype, name
         np.testing.assert_array_equal(a, offline.arrays()[name])
+    assert frames.flux.flags.writeable is not spool
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_extract_spooled_gives_the_same_frames(yin_config: Config, yin_model: YinModel, tmp_path) -> None:
+    from matcher.spool import spooled
+
+    with spooled(tmp_path / "spool"):
+        frames = extract(split(SIGNAL, [5000, 12345]), yin_config, yin_model)
+    assert not frames.chroma.flags.writeable  # mapped
+    for name, a in extract(split(SIGNAL, [5000, 12345]), yin_config, yin_model).arrays().items():
+        np.testing.assert_array_equal(frames.arrays()[name], a, err_msg=name)
+    assert list((tmp_path / "spool").iterdir()) == []
+
+
+def test_filterbanks_are_kept_between_processes(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """Made with librosa once, then read from the cache folder: the same float32 arrays; a
+    damaged cache file is made again, an unwritable folder only costs the making."""
+    import librosa
+
+    from matcher.features import spectral
+
+    config = Config(pitch_backend="yin")
+    monkeypatch.setenv(spectral.CACHE_ENV, str(tmp_path / "cache"))
+    made = spectral._filterbanks(config)
+    np.testing.assert_array_equal(
+        made["mel"],
+        librosa.filters.mel(
+            sr=config.sr, n_fft=config.n_fft, n_mels=config.n_bands, fmin=config.fmin, fmax=config.fmax
+        ).astype(np.float32),
+    )
+    np.testing.assert_array_equal(made["chroma"], librosa.filters.chroma(sr=config.sr, n_fft=config.n_fft))
+    (cached,) = (tmp_path / "cache").glob("filterbanks-*.npz")
+    monkeypatch.setattr(librosa.filters, "mel", lambda **kw: pytest.fail("made again"))
+    again = spectral._filterbanks(config)
+    assert all(np.array_equal(again[k], made[k]) and again[k].dtype == np.float32 for k in made)
+    monkeypatch.undo()
+    cached.write_bytes(b"PK damaged")
+    monkeypatch.setenv(spectral.CACHE_ENV, str(tmp_path / "cache"))
+    np.testing.assert_array_equal(spectral._filterbanks(config)["mel"], made["mel"])
+    assert np.load(cached)["mel"].shape == made["mel"].shape  # written again
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setenv(spectral.CACHE_ENV, str(tmp_path / "file" / "cache"))  # cannot be made
+    np.testing.assert_array_equal(spectral._filterbanks(config)["mel"], made["mel"])

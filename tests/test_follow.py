@@ -555,6 +555,22 @@ def test_track_jsonl_is_its_positions_json(references: dict[str, Reference], fer
             assert t.to_jsonl() == "".join(p.to_json() + "\n" for p in t.positions())
 
 
+def test_track_jsonl_numbers_near_rounding_ties_and_extremes(rng: np.random.Generator) -> None:
+    """Numbers where numpy's x * 1e4 and Python's exact round(x, 4) could disagree (ties),
+    negative zero, NaN and infinities, values past the fast path's range, float32: the
+    text of json.dumps, line for line."""
+    edge = np.array(
+        [0.0, -0.0, -1e-5, 5e-5, 1.5e-4, 1.00015, 0.03125, -0.03125, 2.0, 1e-4, -1e-4, 123456.78915, np.nan,
+         np.inf, -np.inf, 1e20, 0.5, 2.5, 9.99995, 0.99995, -1e-9, 9999999999.4, 1e10, 5e9 + 5e-5]
+    )  # fmt: skip
+    n = 3000
+    columns = [np.concatenate([np.roll(edge, i), rng.normal(0, 10.0**i, n)]) for i in range(6)]
+    columns[1] = columns[1].astype(np.float32)
+    m = len(columns[0])
+    track = Track(*columns, lost=rng.random(m) < 0.3, frame=rng.integers(0, 10**9, m), paused=None)
+    assert track.to_jsonl() == "".join(p.to_json() + "\n" for p in track.positions())
+
+
 # -- `matcher follow` ----------------------------------------------------------------------
 
 

@@ -134,6 +134,44 @@ def test_feature_file_needs_no_pickle(store: ReferenceStore, ref: Reference) -> 
         assert all(data[k].dtype != object for k in data.files)
 
 
+def test_feature_file_is_what_np_savez_writes(
+    store: ReferenceStore, ref: Reference, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store's writer (spooled arrays copied a slice at a time) makes np.savez's
+    archive: the same entries holding the same bytes."""
+    import io
+    import zipfile
+
+    from matcher.features.stream import FrameSink
+    from matcher.spool import _mapping, write_npz
+
+    sink = FrameSink(ref.config.n_bands, 0, tmp_path)
+    sink.add(ref.frames)
+    spooled = Reference(ref.name, sink.frames(), ref.beats, ref.config, ref.meta)
+    assert not spooled.frames.flux.flags.writeable  # mapped from the spool file
+    assert _mapping(spooled.frames.flux) is not None and _mapping(ref.frames.flux) is None  # copied by slices
+    want = {**ref.frames.arrays(), **ref.beats.arrays(), "text": np.array("a string")}
+    expect = io.BytesIO()
+    np.savez(expect, **want)
+    monkeypatch.setattr("matcher.spool.CHUNK_BYTES", 1000)  # many slices, one not whole rows
+    for arrays in (want, {**want, **spooled.frames.arrays()}):
+        got = io.BytesIO()
+        write_npz(got, arrays)
+        with zipfile.ZipFile(expect) as a, zipfile.ZipFile(got) as b:
+            assert a.namelist() == b.namelist()
+            for name in a.namelist():
+                assert a.read(name) == b.read(name), name
+    store.add(spooled)
+    assert_same_reference(ref, store.load("melody"))
+    assert list(tmp_path.glob("*")) == [store.root]  # nothing spooled is left
+
+
+def test_spooling_store_refuses_a_file_path(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(StoreError, match="is a file"), ReferenceStore(tmp_path / "afile" / "s").spooling():
+        pass
+
+
 def test_same_name_needs_replace(store: ReferenceStore, ref: Reference, yin_config, yin_model, tmp_path) -> None:
     first = store.add(ref)
     with pytest.raises(StoreError, match="exists already"):
@@ -254,7 +292,7 @@ def test_interrupted_feature_write_leaves_store_unchanged(
         f.write(b"PK\x03\x04 half a zip")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(np, "savez", crash)
+    monkeypatch.setattr(reference_mod, "write_npz", lambda f, arrays: crash(f, **arrays))
     other = Reference("second", ref.frames, ref.beats, ref.config, ref.meta)
     with pytest.raises(KeyboardInterrupt):
         store.add(other)

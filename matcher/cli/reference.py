@@ -85,7 +85,7 @@ def reference_add(
         return
     if name in ref_store.index() and not force:
         raise MatcherError(f"a reference named {name!r} exists already; pass --force to replace it or --name NEW")
-    with progress(quiet, f"preprocessing {audio.name}") as update:
+    with progress(quiet, f"preprocessing {audio.name}") as update, ref_store.spooling():
         ref = load(
             audio, beats=beats, beats_per_bar=beats_per_bar, name=name, pitch=pitch, pitch_model=pitch_model,
             quiet=quiet, progress=update, score_options=ScoreOptions(repeats, soundfont, tempo),

@@ -41,5 +41,6 @@ Modules (import them directly; nothing heavy is imported here):
   :mod:`~matcher.evaluation.bench_preprocess` — offline preprocessing's real-time factor
   (tools/bench_preprocess.py); :mod:`~matcher.evaluation.bench_live` — live following at
   real-time pace (tools/bench_live.py); :mod:`~matcher.evaluation.bench_sessions` — many
-  sessions on one core (tools/bench_sessions.py).
+  sessions on one core (tools/bench_sessions.py); :mod:`~matcher.evaluation.bench_cli` —
+  whole ``follow`` commands against their floors (tools/bench_cli.py).
 """

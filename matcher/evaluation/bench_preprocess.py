@@ -69,10 +69,13 @@ def make_test_file(path: Path, minutes: float, data: Path = DATA_ROOT) -> str:
         source = _synthetic_source(FILE_SR)
         what = "synthetic notes and clicks looped"
     n = int(minutes * 60 * FILE_SR)
-    mono = np.resize(source, n)
-    # Different channels (gain and a few samples' delay) so the down-mix matters.
-    stereo = np.stack([mono, 0.7 * np.roll(mono, 5)], axis=1)
-    sf.write(str(path), np.clip(stereo, -1, 1), FILE_SR, subtype="PCM_16")
+    # Different channels (gain and a few samples' delay) so the down-mix matters; written
+    # a loop of the source at a time (hours of float64 stereo would not fit in memory).
+    delayed = 0.7 * np.roll(source, 5)
+    with sf.SoundFile(str(path), "w", FILE_SR, 2, "PCM_16") as f:
+        for start in range(0, n, len(source)):
+            m = min(len(source), n - start)
+            f.write(np.clip(np.stack([source[:m], delayed[:m]], axis=1), -1, 1))
     return what
 
 
@@ -129,40 +132,83 @@ def _profile(path: Path, config, model) -> dict[str, float]:
     return out
 
 
-def worker(backend: str, wav: Path | str, threads: int, pitch_model: str | None, repeat: int, profile: bool) -> dict:
-    """Load, warm up, then time ``repeat`` extractions of the file (the fastest counts);
-    returns the measurements. Meant for a fresh process (``threads`` 1: pinned to one core)."""
+#: What a worker measures: ``extract`` (the features alone, held in memory: the baseline)
+#: or ``add`` (what ``matcher reference add`` does: features with flux and chroma spooled
+#: to the store's folder, beats tracked, the feature file written into a temporary store).
+MODES = ("extract", "add")
+
+
+def _extract_once(path: Path, config, model) -> dict[str, float]:
+    from matcher import extract, file_blocks
+
+    frames = extract((block for block, _ in file_blocks(path, config.sr)), config, model)
+    del frames
+    return {}
+
+
+def _add_once(path: Path, config, model, store) -> dict[str, float]:
+    """``reference add`` as the CLI runs it; CPU seconds of its parts."""
+    from matcher import build_reference
+
+    with Timer() as build, store.spooling():
+        ref = build_reference(path, config, model, name="bench")
+    with Timer() as write:
+        store.add(ref, replace=True)
+    del ref
+    return {"features+beats cpu_s": build.cpu_seconds, "store write cpu_s": write.cpu_seconds}
+
+
+def worker(
+    backend: str,
+    wav: Path | str,
+    threads: int,
+    pitch_model: str | None,
+    repeat: int,
+    profile: bool,
+    mode: str = "extract",
+) -> dict:
+    """Load, warm up, then time ``repeat`` runs of ``mode`` (:data:`MODES`) on the file (the
+    fastest counts); returns the measurements. Meant for a fresh process (``threads`` 1:
+    pinned to one core)."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if threads == 1 and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, whatever threads exist
     t_start = time.perf_counter()
-    from matcher import audio_info, extract, file_blocks
+    from matcher import ReferenceStore, audio_info
 
     config, model = _load_model(backend, pitch_model, threads)
     with tempfile.TemporaryDirectory() as tmp:
-        warm = _warmup_file(Path(tmp))
-        extract((block for block, _ in file_blocks(warm, config.sr)), config, model)
-    startup_s = time.perf_counter() - t_start
-    path = Path(wav)
-    duration = audio_info(path).duration
-    runs = []  # (wall, cpu) [s] per run; the machine may be shared, so the best run counts
-    with RssAbove(0.02) as rss:
-        for _ in range(repeat):
-            with Timer() as clock:
-                frames = extract((block for block, _ in file_blocks(path, config.sr)), config, model)
-            runs.append((clock.seconds, clock.cpu_seconds))
-            del frames
-    wall, cpu = min(runs)
+        store = ReferenceStore(Path(tmp) / "store")
+
+        def once(p: Path) -> dict[str, float]:
+            return _add_once(p, config, model, store) if mode == "add" else _extract_once(p, config, model)
+
+        once(_warmup_file(Path(tmp)))
+        startup_s = time.perf_counter() - t_start
+        path = Path(wav)
+        duration = audio_info(path).duration
+        runs = []  # (wall, cpu, parts) per run; the machine may be shared, so the best run counts
+        with RssAbove(0.02) as rss:
+            for _ in range(repeat):
+                with Timer() as clock:
+                    parts = once(path)
+                runs.append((clock.seconds, clock.cpu_seconds, parts))
+    wall, cpu, parts = min(runs, key=lambda r: r[0])
     result = {
         "backend": backend,
+        "mode": mode,
         "threads": threads or "default",
         "hop": config.hop,
         "model": getattr(model, "handle", "") or "-",
         "audio_s": duration,
-        "walls_s": [round(w, 2) for w, _ in runs],
+        "walls_s": [round(r[0], 2) for r in runs],
         "startup_s": startup_s,
         "wall_s": wall,
         "cpu_s": cpu,
         "rtf": duration / wall,
+        "rtf_cpu": duration / cpu,
+        "parts": parts,
         "startup_rss_mb": rss.start_mb,
         "peak_above_startup_mb": rss.peak_mb - rss.start_mb,
     }
@@ -175,7 +221,14 @@ def worker(backend: str, wav: Path | str, threads: int, pitch_model: str | None,
 
 
 def run_worker_process(
-    tool: Path, backend: str, threads: int, wav: Path, pitch_model: str | None, repeat: int, profile: bool
+    tool: Path,
+    backend: str,
+    threads: int,
+    wav: Path,
+    pitch_model: str | None,
+    repeat: int,
+    profile: bool,
+    mode: str = "extract",
 ) -> dict:
     """:func:`worker` in a fresh process (``tool --worker BACKEND ...``); a failure is a row
     with its ``error``."""
@@ -187,28 +240,41 @@ def run_worker_process(
     cmd = [sys.executable, str(tool), "--worker", backend, "--wav", str(wav), "--threads", str(threads)]
     if pitch_model:
         cmd += ["--pitch-model", pitch_model]
-    cmd += ["--repeat", str(repeat)] + (["--profile"] if profile else [])
+    cmd += ["--repeat", str(repeat), "--mode", mode] + (["--profile"] if profile else [])
     try:
         return run_worker(cmd, env)
     except RuntimeError as exc:
         tail = "\n".join(str(exc).strip().splitlines()[-5:])
-        return {"backend": backend, "threads": threads or "default", "error": tail}
+        return {"backend": backend, "mode": mode, "threads": threads or "default", "error": tail}
 
 
 def print_table(results: list[dict]) -> None:
-    head = f"{'backend':8} {'threads':>7} {'hop':>4} {'RTF':>7} {'wall s':>7} {'cpu s':>7} {'start-up s':>10} "
-    head += f"{'RSS start MB':>12} {'peak above MB':>13}  all runs [s]"
+    """One row per run; an ``add`` row's ratios are against the ``extract`` row of the same
+    backend and threads (the features alone, held in memory), measured in the same run."""
+    head = f"{'backend':8} {'mode':7} {'threads':>7} {'hop':>4} {'RTF':>7} {'RTF cpu':>7} {'wall s':>7} {'cpu s':>7} "
+    head += f"{'start-up s':>10} {'RSS start MB':>12} {'peak above MB':>13} {'vs extract':>16}  all runs [s]"
     print(head)
     print("-" * len(head))
+    base = {(r["backend"], r["threads"]): r for r in results if r.get("mode") == "extract" and "error" not in r}
     for r in results:
         if "error" in r:
-            print(f"{r['backend']:8} {r['threads']!s:>7}  failed: {r['error']}")
+            print(f"{r['backend']:8} {r.get('mode', ''):7} {r['threads']!s:>7}  failed: {r['error']}")
             continue
+        b = base.get((r["backend"], r["threads"]))
+        ratio = "-"
+        if r.get("mode") == "add" and b is not None:
+            mem = r["peak_above_startup_mb"] / b["peak_above_startup_mb"]
+            ratio = f"cpu {r['cpu_s'] / b['cpu_s']:.2f} mem {mem:.2f}"
         print(
-            f"{r['backend']:8} {r['threads']!s:>7} {r['hop']:>4} {r['rtf']:>6.0f}x {r['wall_s']:>7.2f} "
-            f"{r['cpu_s']:>7.2f} {r['startup_s']:>10.1f} {r['startup_rss_mb']:>12.0f} "
-            f"{r['peak_above_startup_mb']:>13.1f}  {' '.join(map(str, r['walls_s']))}"
+            f"{r['backend']:8} {r.get('mode', 'extract'):7} {r['threads']!s:>7} {r['hop']:>4} {r['rtf']:>6.0f}x "
+            f"{r.get('rtf_cpu', float('nan')):>6.0f}x {r['wall_s']:>7.2f} {r['cpu_s']:>7.2f} {r['startup_s']:>10.1f} "
+            f"{r['startup_rss_mb']:>12.0f} {r['peak_above_startup_mb']:>13.1f} {ratio:>16}  "
+            f"{' '.join(map(str, r['walls_s']))}"
         )
+    parted = [r for r in results if r.get("parts")]
+    for r in parted:
+        parts = ", ".join(f"{k} {v:.1f}" for k, v in r["parts"].items())
+        print(f"  {r['backend']} {r['mode']} threads={r['threads']}: {parts}")
     profiled = [r for r in results if "profile" in r]
     if profiled:
         print("\nwhere the time goes (each part run alone over the whole file; RTF = audio s / part s):")
@@ -229,6 +295,7 @@ def run(
     threads: list[int],
     repeat: int = 1,
     profile: bool = False,
+    modes: tuple[str, ...] = ("extract",),
 ) -> list[dict]:
     """Every thread count and backend in a fresh process, on ``wav`` or a generated file of
     ``minutes``; prints the test file and model lines first. The rows of :func:`print_table`."""
@@ -243,7 +310,8 @@ def run(
             print(f"test file: {minutes:g} min, {FILE_SR} Hz stereo PCM-16, {what} (made in {made:.0f} s)")
         print(f"SPICE model: {pitch_model}; {os.cpu_count()} CPUs\n")
         return [
-            run_worker_process(tool, backend, n, path, pitch_model, repeat, profile)
+            run_worker_process(tool, backend, n, path, pitch_model, repeat, profile, mode)
             for n in threads
             for backend in backends
+            for mode in modes
         ]

@@ -8,11 +8,13 @@ change them — and these are equal whatever the block sizes were.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import numpy as np
 
 from ..config import Config
 from ..errors import ParameterError
+from ..spool import SpoolFile, spool_folder
 from .frames import Frames
 from .pitch import PitchModel, PitchStream, load_pitch_model
 from .spectral import SpectralStream
@@ -115,27 +117,42 @@ class FeatureStream:
 class FrameSink:
     """Collects a stream's frames into arrays allocated once for the count expected (a
     file's length is known before it is read), so a long file's features are never held
-    twice, as joining per-block parts would; grows (copying) only if more arrive."""
+    twice, as joining per-block parts would; grows (copying) only if more arrive.
 
-    def __init__(self, n_bands: int, expected: int) -> None:
+    Inside :func:`matcher.spool.spooled` (``reference add``) the 2-D arrays (flux, chroma:
+    nine tenths of the bytes) go to unnamed temporary files instead and come back mapped
+    read-only (:class:`matcher.spool.SpoolFile`), so memory holds only the per-frame numbers.
+    """
+
+    def __init__(self, n_bands: int, expected: int, spool: Path | None = None) -> None:
         self.n = 0
-        empty = Frames.empty(n_bands)
-        self._arrays = {k: np.empty((max(expected, 0), *a.shape[1:]), a.dtype) for k, a in empty.arrays().items()}
+        empty = Frames.empty(n_bands).arrays()
+        wide = {k for k, a in empty.items() if a.ndim == 2} if spool is not None else set()
+        self._spools = {k: SpoolFile(spool, empty[k].shape[1], empty[k].dtype) for k in wide}
+        self._arrays = {
+            k: np.empty((max(expected, 0), *a.shape[1:]), a.dtype) for k, a in empty.items() if k not in wide
+        }
 
     def add(self, frames: Frames) -> None:
         m = len(frames)
-        if self.n + m > len(self._arrays["db"]):
-            grown = max(2 * len(self._arrays["db"]), self.n + m)
+        capacity = len(next(iter(self._arrays.values())))
+        if self.n + m > capacity:
+            grown = max(2 * capacity, self.n + m)
             for key, a in self._arrays.items():
                 bigger = np.empty((grown, *a.shape[1:]), a.dtype)
                 bigger[: self.n] = a[: self.n]
                 self._arrays[key] = bigger
         for key, a in frames.arrays().items():
-            self._arrays[key][self.n : self.n + m] = a
+            if key in self._spools:
+                self._spools[key].append(a)
+            else:
+                self._arrays[key][self.n : self.n + m] = a
         self.n += m
 
     def frames(self) -> Frames:
-        return Frames.from_arrays({key: a[: self.n] for key, a in self._arrays.items()})
+        """The frames collected (once: spooled arrays are mapped and their files closed)."""
+        mapped = {key: spool.array(self.n) for key, spool in self._spools.items()}
+        return Frames.from_arrays({**{key: a[: self.n] for key, a in self._arrays.items()}, **mapped})
 
 
 def extract(
@@ -149,9 +166,10 @@ def extract(
 
     ``progress`` is called with the number of samples consumed after each block;
     ``expected_frames`` (a file's ``1 + n_samples // hop``) lets the arrays be allocated once.
+    Within :func:`matcher.spool.spooled` the 2-D arrays are spooled to disk (:class:`FrameSink`).
     """
     stream = FeatureStream(config, pitch_model)
-    sink = FrameSink(config.n_bands, expected_frames)
+    sink = FrameSink(config.n_bands, expected_frames, spool_folder())
     for block in blocks:
         sink.add(stream.push(block))
         if progress is not None:

@@ -110,9 +110,10 @@ def add_reference(
     if name in store.index() and not replace:
         raise StoreError(f"a reference named {name!r} exists already")
     model = resolve_backend(pitch, None, Config(), quiet=True)
-    ref = build_reference(
-        audio_path, Config(pitch_backend=model.name), model, name, beats_path, beats_per_bar, progress
-    )
+    with store.spooling():  # flux and chroma on disk until the feature file is written
+        ref = build_reference(
+            audio_path, Config(pitch_backend=model.name), model, name, beats_path, beats_per_bar, progress
+        )
     ref.meta["source"] = name_from_path(audio_path)  # an upload's temporary path says nothing
     return _public(store.add(ref, replace=replace))
 
