@@ -25,7 +25,10 @@ took. Methods: ``online`` (``follow``), ``offline`` (``compare``), ``mm_arzt``
 its venv exists (tools/baselines/setup_matchmaker.sh).
 
     .venv/bin/python tools/eval_score_following.py [--split validation] [--pieces N | --quick]
-        [--conditions soundfont room-small hardest] [--methods online offline mm_arzt mm_hmm]
+        [--every K] [--conditions soundfont room-small hardest] [--methods online offline mm_arzt mm_hmm]
+        [--no-pitch]  # references without pitch, for --methods online alone
+        [--param NAME=VALUE]  # a FollowParams setting (diagnosis; the defaults are the follower's)
+        [--speed F]  # the score rendered at F x its tempo (tuning on dev)
         [--player-tempo] [--per-piece] [--json OUT] [--mm-python PATH]
 
 A full validation run (29 pieces, 2.5 h of takes, 3 conditions) takes about 35 minutes on
@@ -45,6 +48,7 @@ from pathlib import Path
 from matcher import Config
 from matcher.evaluation import conditions as cond
 from matcher.evaluation.baselines import MATCHMAKER_PYTHON
+from matcher.evaluation.params import add_param_option, follow_params
 from matcher.evaluation.score_following import (
     ASAP,
     CONDITIONS,
@@ -56,7 +60,8 @@ from matcher.evaluation.score_following import (
     score_pieces,
     summary_table,
 )
-from matcher.features import YinModel
+from matcher.features import NoPitch, YinModel
+from matcher.notation.render import Rendering
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", default="validation", choices=("validation", "dev"))
     ap.add_argument("--pieces", type=int, help="only the N shortest pieces (default: all)")
     ap.add_argument("--quick", action="store_true", help=f"the {QUICK_PIECES} shortest pieces")
+    ap.add_argument("--every", type=int, help="every K-th piece in order of length (before --pieces): a spread subset")
+    ap.add_argument("--no-pitch", action="store_true", help="references without pitch (online needs none): faster")
     ap.add_argument("--conditions", nargs="+", choices=list(cond.CONDITIONS), default=list(CONDITIONS))
     ap.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     ap.add_argument("--mm-python", type=Path, default=MATCHMAKER_PYTHON, help="pymatchmaker's venv python")
@@ -74,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="render each score at its take's mean tempo (as with --tempo) instead of its tempo marks",
     )
+    ap.add_argument("--speed", type=float, help="the score's tempo times this (default: Rendering's)")
+    add_param_option(ap)
     args = ap.parse_args(argv)
     if not (ASAP / "metadata.csv").exists():
         print(f"no ASAP data at {ASAP}", file=sys.stderr)
@@ -87,16 +96,24 @@ def main(argv: list[str] | None = None) -> int:
     if mm_python is None and any(m.startswith("mm_") for m in methods):
         print(f"pymatchmaker not run: no {args.mm_python} (tools/baselines/setup_matchmaker.sh)", file=sys.stderr)
         methods = [m for m in methods if not m.startswith("mm_")]
-    pieces = score_pieces(args.split, QUICK_PIECES if args.quick and not args.pieces else args.pieces)
+    pieces = score_pieces(args.split)[:: args.every or 1]
+    pieces = pieces[: QUICK_PIECES if args.quick and not args.pieces else args.pieces]
     config = Config(pitch_backend="yin")
-    model = YinModel(config)
+    if args.no_pitch and set(methods) != {"online"}:
+        ap.error("--no-pitch is for --methods online only")
+    model = NoPitch(config) if args.no_pitch else YinModel(config)
+    params = follow_params(args.param)
+    rendering = Rendering() if args.speed is None else Rendering(speed=args.speed)
     print(f"{args.split}: {len(pieces)} pieces, conditions {', '.join(args.conditions)}, methods {', '.join(methods)}, "
-          f"tempo {'player' if args.player_tempo else 'marks'}", flush=True)  # fmt: skip
+          f"tempo {'player' if args.player_tempo else 'marks'}, {rendering}", flush=True)  # fmt: skip
     began = time.perf_counter()
     rows = []
     for piece in pieces:
         with tempfile.TemporaryDirectory(prefix="matcher-evalscore-") as tmp:
-            mine = run_piece(piece, args.conditions, methods, config, model, Path(tmp), mm_python, args.player_tempo)
+            mine = run_piece(
+                piece, args.conditions, methods, config, model, Path(tmp), mm_python,
+                at_player_tempo=args.player_tempo, params=params, rendering=rendering,
+            )  # fmt: skip
         rows += mine
         if args.per_piece:
             for row in mine:

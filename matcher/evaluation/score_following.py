@@ -39,9 +39,9 @@ import numpy as np
 from ..audio import file_blocks
 from ..compare import compare
 from ..config import Config
-from ..follow import follow_blocks
+from ..follow import FollowParams, follow_blocks
 from ..notation import build_score_reference, read_score
-from ..notation.render import TempoMap
+from ..notation.render import Rendering, TempoMap
 from ..reference import build_reference
 from . import conditions as cond
 from . import corpus, tracking
@@ -192,39 +192,54 @@ def run_piece(
     mm_python: Path | None = None,
     at_player_tempo: bool = False,
     cache: Path | None = None,
+    params: FollowParams | None = None,
+    rendering: Rendering | None = None,
 ) -> list[dict[str, Any]]:
     """One piece: its score rendered once (in ``folder``), then every method on its take
     under every condition.
 
     ``at_player_tempo``: the score rendered at the take's mean tempo (as a player's
-    ``--tempo``) instead of its tempo marks. The pymatchmaker methods need ``mm_python``.
+    ``--tempo``) instead of its tempo marks. The pymatchmaker methods need ``mm_python``;
+    ``params``: the follower's settings (default ``FollowParams()``); ``rendering``: how the
+    score is played (default :class:`matcher.notation.render.Rendering`).
 
     Returns
     -------
     list[dict]
         One row per condition: ``piece``, ``folder``, ``condition``, ``beats``, ``seconds``
-        (take length [s]), ``tempo_qpm`` (the rendering's fixed tempo, or None) and per method
+        (take length [s]), ``tempo_qpm`` (the rendering's fixed tempo, or None),
+        ``take_vs_marks`` (the take's mean tempo over the marks' mean tempo) and per method
         its :class:`Scored`.
     """
     _, marks, _ = read_score(piece.score_midi)
     score_beats = piece.score_beats()
-    tempo_qpm = player_qpm(marks, score_beats, piece.take_beats()) if at_player_tempo else None
+    take_qpm = player_qpm(marks, score_beats, piece.take_beats())
+    # how fast the player is against the marks (> 1: faster), as the marks' mean tempo over the beats
+    marks_qpm = player_qpm(marks, score_beats, score_beats)
+    tempo_qpm = take_qpm if at_player_tempo else None
     ref_wav = folder / "score.wav"
     ref = build_score_reference(
-        piece.score_midi, config=config, pitch_model=model, name="score", tempo_bpm=tempo_qpm, keep_audio=ref_wav
+        piece.score_midi,
+        config=config,
+        pitch_model=model,
+        name="score",
+        tempo_bpm=tempo_qpm,
+        keep_audio=ref_wav,
+        rendering=rendering,
     )
-    rendering = marks if tempo_qpm is None else TempoMap(np.zeros(1), np.array([tempo_qpm]))
+    rendering_map = marks if tempo_qpm is None else TempoMap(np.zeros(1), np.array([tempo_qpm]))
+    rendering_map = rendering_map.scaled((rendering or Rendering()).speed)
     # the annotated score beats in seconds of the rendering, through their quarter positions
-    ref_beats = rendering.seconds(quarters_at(marks, score_beats + marks.lead_s))
+    ref_beats = rendering_map.seconds(quarters_at(marks, score_beats + marks.lead_s))
     rows = []
     takes = [render_take(piece, name, cache) for name in conditions]
     for name, (take_wav, take_beats) in zip(conditions, takes, strict=True):
         row: dict[str, Any] = {"piece": piece.name, "folder": piece.folder, "condition": name,
                                "beats": len(take_beats), "seconds": round(float(take_beats[-1]), 1),
-                               "tempo_qpm": tempo_qpm}  # fmt: skip
+                               "tempo_qpm": tempo_qpm, "take_vs_marks": round(take_qpm / marks_qpm, 3)}  # fmt: skip
         if "online" in methods:
             t0 = time.perf_counter()
-            track = follow_blocks(ref, (b for b, _ in file_blocks(take_wav, config.sr)))
+            track = follow_blocks(ref, (b for b, _ in file_blocks(take_wav, config.sr)), params)
             row["online"] = _scored(take_beats, ref_beats, track.t, track.ref_t, time.perf_counter() - t0)
         if "offline" in methods:
             t0 = time.perf_counter()
@@ -247,7 +262,7 @@ def run_piece(
             rep = np.asarray(out["reports"], np.float64)
             # its quarters count from the score file's time 0; ours from the first note's bar
             shift = float(np.min(ref.score.note_q)) - float(out["first_onset_quarter"])
-            row["mm_hmm"] = _scored(take_beats, ref_beats, rep[:, 0], rendering.seconds(rep[:, 1] + shift), spent)
+            row["mm_hmm"] = _scored(take_beats, ref_beats, rep[:, 0], rendering_map.seconds(rep[:, 1] + shift), spent)
     return rows
 
 
@@ -283,7 +298,8 @@ def piece_line(row: dict[str, Any]) -> str:
         if m in row:
             s = summarise([row], m)
             cells.append(f"{m} {s['within_50']:5.1f}/{s['within_300']:5.1f}{'' if row[m].tracked else ' LOST'}")
-    head = f"{row['folder']:<42} {row['condition']:<11}{row['beats']:5d} beats {row['seconds']:6.1f} s  "
+    head = f"{row['folder']:<42} {row['condition']:<11}{row['beats']:5d} beats {row['seconds']:6.1f} s "
+    head += f"x{row['take_vs_marks']:.2f}  "
     return head + "  ".join(cells)
 
 
