@@ -64,6 +64,15 @@ from matcher.features import NoPitch, YinModel
 from matcher.notation.render import Rendering
 
 
+def write(args: argparse.Namespace, rows: list[dict], methods: list[str]) -> None:
+    """The figures and every beat error so far as JSON to ``args.json`` (nothing without it)."""
+    if args.json:
+        plain = [{k: v.to_dict() if k in METHODS else v for k, v in r.items()} for r in rows]
+        out = {"split": args.split, "conditions": args.conditions, "player_tempo": args.player_tempo,
+               "speed": args.speed, "figures": by_condition(rows, methods), "rows": plain}  # fmt: skip
+        args.json.write_text(json.dumps(out, indent=1))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", default="validation", choices=("validation", "dev"))
@@ -118,20 +127,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.per_piece:
             for row in mine:
                 print(piece_line(row), flush=True)
-        else:
-            print(
-                f"  done {piece.name} ({mine[0]['seconds']:.0f} s), {time.perf_counter() - began:.0f} s so far",
-                flush=True,
-            )
+        print(
+            f"  done {piece.name} ({mine[0]['seconds']:.0f} s), {time.perf_counter() - began:.0f} s so far",
+            flush=True,
+        )
+        write(args, rows, methods)  # after every piece: a run cut short keeps what it measured
     figures = by_condition(rows, methods)
     print()
     print(summary_table(figures))
     print(f"\n{time.perf_counter() - began:.0f} s in all")
-    if args.json:
-        plain = [{k: v.to_dict() if k in METHODS else v for k, v in r.items()} for r in rows]
-        out = {"split": args.split, "conditions": args.conditions, "player_tempo": args.player_tempo,
-               "figures": figures, "rows": plain}  # fmt: skip
-        args.json.write_text(json.dumps(out, indent=1))
     return 0
 
 
