@@ -1,11 +1,16 @@
-"""The metric of matcher.evaluation.score_following (tools/eval_score_following.py): errors on
-the take's axis, in beats times the take's local beat period, and the tracked rule."""
+"""matcher.evaluation.score_following (tools/eval_score_following.py): errors on the take's
+axis in beats times the take's local beat period, the pieces chosen, the tempo map's
+inverse, and the figures pooled per condition."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
 from matcher.evaluation import score_following as esf
+from matcher.evaluation import tracking
+from matcher.notation.render import TempoMap
 
 
 def test_errors_are_beats_times_the_takes_local_period() -> None:
@@ -20,21 +25,60 @@ def test_errors_are_beats_times_the_takes_local_period() -> None:
     # a quarter of a score beat late everywhere: 0.25 x 750 ms on the take's axis
     err, _ = esf.beat_errors_ms(take_beats, ref_beats, t, exact + 0.125)
     np.testing.assert_allclose(err[1:-1], 187.5, rtol=1e-6)
-    assert esf.tracked(take_beats, err, period)
-    # lost for a stretch: a whole window with errors above the beat period
+    assert tracking.tracked(take_beats, err)[0]
     bad = err.copy()
-    bad[5:15] = 2000.0
-    assert not esf.tracked(take_beats, bad, period)
+    bad[:] = 2000.0
+    assert not tracking.tracked(take_beats, bad)[0]
 
 
-def test_methods_pool_their_beats_and_pieces() -> None:
-    results = [
-        {"online": {"errors": [10.0, 60.0, 400.0], "tracked": True}, "offline": {"errors": [0.0], "tracked": True}},
-        {"online": {"errors": [20.0], "tracked": False}},
+def test_quarters_at_inverts_the_tempo_map() -> None:
+    tempo = TempoMap(np.array([0.0, 8.0, 20.0]), np.array([60.0, 120.0, 90.0]))
+    q = np.array([0.0, 3.5, 8.0, 13.25, 20.0, 31.0])
+    np.testing.assert_allclose(esf.quarters_at(tempo, tempo.seconds(q)), q, atol=1e-9)
+    # the take's mean tempo: 32 quarters of the marks played in 16 s
+    beats = tempo.seconds(np.arange(33.0)) - tempo.lead_s
+    assert esf.player_qpm(tempo, beats, np.linspace(0.0, 16.0, 33)) == 120.0
+
+
+def _annotations(path: Path, labels: list[str], period: float) -> None:
+    path.write_text("".join(f"{k * period}\t{k * period}\t{lab}\n" for k, lab in enumerate(labels)))
+
+
+def test_pieces_are_folders_with_a_performance_whose_labels_are_the_scores(tmp_path: Path) -> None:
+    head = "composer,title,folder,xml_score,midi_score,midi_performance,performance_annotations,"
+    lines = [head + "midi_score_annotations,split"]
+    score = ["db,4/4,0", "b", "b", "b", "db", "b", "b", "b"]
+    for folder, perfs in {"A/x": [("p1", score, 0.5), ("p2", score, 0.4), ("p3", score[:-1], 0.1)],
+                          "A/y": [("q1", ["db", "b"], 0.5)]}.items():  # fmt: skip
+        (tmp_path / folder).mkdir(parents=True)
+        _annotations(tmp_path / folder / "midi_score_annotations.txt", score, 0.5)
+        for name, labels, period in perfs:
+            _annotations(tmp_path / folder / f"{name}_annotations.txt", labels, period)
+            lines.append(f"c,t,{folder},,{folder}/midi_score.mid,{folder}/{name}.mid,{folder}/{name}_annotations.txt,"
+                         f"{folder}/midi_score_annotations.txt,validation")  # fmt: skip
+    (tmp_path / "metadata.csv").write_text("\n".join(lines) + "\n")
+    pieces = esf.score_pieces("validation", root=tmp_path)
+    # A/y's only performance has other beats; A/x's shortest matching one is p2 (p3 is shorter, one beat short)
+    assert [p.name for p in pieces] == ["A/x/p2"]
+    assert esf.score_pieces("dev", root=tmp_path) == []
+
+
+def _scored(errors: list[float], ok: bool = True) -> esf.Scored:
+    return esf.Scored(np.array(errors), ok, 0 if ok else 1, 1.0)
+
+
+def test_methods_pool_their_beats_per_condition_and_over_all() -> None:
+    rows = [
+        {"condition": "soundfont", "online": _scored([10.0, 60.0, 400.0]), "offline": _scored([0.0])},
+        {"condition": "hardest", "online": _scored([20.0], ok=False)},
     ]
-    s = esf.summarise(results, "online")
-    assert s == {"within_50": 50.0, "within_100": 75.0, "within_300": 75.0, "median_ms": 40.0, "tracked": 50.0,
-                 "pieces": 2}  # fmt: skip
-    assert esf.summarise(results, "mm_arzt") == {}
-    rows = esf.summary_table(results).splitlines()
-    assert [r.split()[0] for r in rows] == ["method", "online", "offline"]
+    s = esf.summarise(rows, "online")
+    got = [s[k] for k in ("within_50", "within_100", "within_300", "median_ms", "tracked", "takes")]
+    assert got == [50.0, 75.0, 75.0, 40.0, 50.0, 2]
+    assert esf.summarise(rows, "mm_arzt") == {}
+    figures = esf.by_condition(rows, ["online", "offline"])
+    assert list(figures) == ["soundfont", "hardest", "pooled"]
+    assert list(figures["hardest"]) == ["online"] and figures["hardest"]["online"]["within_50"] == 100.0
+    table = esf.summary_table(figures).splitlines()
+    want = ["soundfont online", "soundfont offline", "hardest online", "pooled online", "pooled offline"]
+    assert [" ".join(r.split()[:2]) for r in table[1:]] == want

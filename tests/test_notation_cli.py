@@ -115,3 +115,21 @@ def test_follow_lines_carry_the_score_position_and_score_judges_the_notated_rhyt
     practice = json.loads(out)
     assert practice["summary"]["onsets"] == len(practice["notes"]) >= 8
     assert practice["summary"]["missed"] == 0
+
+
+def test_a_rendering_speed_scales_the_tempo_and_says_so(tmp_path: Path) -> None:
+    """Rendering.speed: the score timed at its tempo times the factor, labelled; bad factors refused."""
+    from matcher.errors import ParameterError
+    from matcher.notation import read_score
+    from matcher.notation.render import Rendering
+
+    score = write_midi(tmp_path / "tune.mid")
+    _, _, plain = read_score(score, tempo_bpm=60.0)
+    _, tempo, fast = read_score(score, tempo_bpm=60.0, speed=Rendering(speed=2.0).speed)
+    np.testing.assert_allclose(np.diff(plain.beat_t), 1.0)
+    np.testing.assert_allclose(np.diff(fast.beat_t), 0.5)
+    assert fast.tempo == "fixed 60 qpm x2" and plain.tempo == "fixed 60 qpm"
+    np.testing.assert_allclose(tempo.qpm, 120.0)
+    for bad in (0.0, 5.0, "fast"):
+        with pytest.raises(ParameterError, match="speed"):
+            Rendering(speed=bad)  # type: ignore[arg-type]

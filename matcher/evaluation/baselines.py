@@ -83,6 +83,36 @@ def matchmaker_files(
         return _run_json(cmd, out)
 
 
+def matchmaker_takes(
+    method: str, takes: list[Path], *, ref_audio: Path | None = None, score: Path | None = None,
+    python: Path = MATCHMAKER_PYTHON,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """One pymatchmaker follower on several takes of one reference in one process (its
+    start-up, about 3 s, paid once): ``arzt``/``dixon`` against ``ref_audio``, or a score
+    follower for audio input (``outerhmm``: its audio score HMM) against ``score``.
+
+    Returns
+    -------
+    list[dict]
+        Per take, run_matchmaker.py's JSON: ``reports`` [[t, ref_t], ...] [s], or for a score
+        [[t [s], quarter], ...] (the score position in quarter notes of the score file) with
+        ``first_onset_quarter`` and ``tempo``; ``n_frames``, ``step_seconds``, ``features``.
+
+    Raises
+    ------
+    RuntimeError
+        When run_matchmaker.py fails (the message ends with its stderr).
+    """
+    if (ref_audio is None) == (score is None):
+        raise ValueError("give one of ref_audio and score")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out.json"
+        cmd = [str(python), str(BASELINES_DIR / "run_matchmaker.py"), "--method", method, "--out", str(out)]
+        cmd += ["--ref", str(ref_audio)] if score is None else ["--score", str(score)]
+        cmd += ["--takes", *map(str, takes)]
+        return _run_json(cmd, out)["results"]
+
+
 def matchmaker(pair: Pair, method: str, python: Path = MATCHMAKER_PYTHON) -> dict[str, Any]:
     """:func:`matchmaker_files` on one shared pair."""
     return matchmaker_files(pair.ref_audio, pair.take_audio, method, python)

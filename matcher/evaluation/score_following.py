@@ -1,17 +1,36 @@
-"""Score following in the Matchmaker benchmark's form (tools/eval_score_following.py): the
-score rendered as the reference, a rendered human performance of the same ASAP piece as the take.
+"""Score following in the Matchmaker benchmark's form (tools/eval_score_following.py): the score
+rendered as the reference, a rendered human performance of the same ASAP piece as the take,
+under the corpus's acoustic conditions (:mod:`matcher.evaluation.conditions`).
 
-Errors are measured on the take's time axis: at each annotated take beat, the score beat
-the method reports there (its ``ref_t`` interpolated at the beat, turned into a fractional
-beat number by the score's beat times) minus the true beat, times the take's local beat
-period [ms]. A piece is **tracked** when no 30-s window of take time (every 10 s) has a
-median absolute error above the take's median beat period in it.
+* **Pieces**: every folder of a split with a performance whose beat labels equal those of
+  ``midi_score_annotations.txt`` (its k-th annotated beat is then the score's k-th beat);
+  per folder its shortest such performance; ``n`` takes the ``n`` shortest pieces.
+* **Reference**: ``midi_score.mid`` through :func:`matcher.notation.build_score_reference`
+  (rendered once per piece, shared by every condition).
+* **Takes**: the performance MIDI rendered under each condition into the corpus's audio
+  cache (:func:`matcher.evaluation.corpus.audio_path`, so a performance the corpus already
+  rendered is reused), noise seeded by the performance's name.
+* **Errors** on the take's time axis: at each annotated take beat, the score beat the
+  method reports there (its reference time interpolated at the beat, turned into a
+  fractional beat number by the score's beat times) minus the true beat, times the take's
+  local beat period [ms]. A score's seconds depend on the tempo it is rendered at; the
+  take's do not.
+* **Tracked**: :func:`matcher.evaluation.tracking.tracked` (30-s windows every 10 s, lost
+  when their median error exceeds their median beat period).
+
+Methods: ``online`` (:func:`matcher.follow.follow_blocks`), ``offline``
+(:func:`matcher.compare.compare`), ``mm_arzt`` (pymatchmaker's Arzt OLTW, audio to audio
+against the same rendered score) and ``mm_hmm`` (pymatchmaker's audio score HMM, the
+outer-product HMM of Nakamura et al., given the score MIDI itself; its symbolic HMMs take
+MIDI performances only).
 """
 
 from __future__ import annotations
 
 import csv
-import subprocess
+import time
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,51 +39,82 @@ import numpy as np
 from ..audio import file_blocks
 from ..compare import compare
 from ..config import Config
-from ..follow import follow_blocks
+from ..follow import FollowParams, follow_blocks
 from ..notation import build_score_reference, read_score
-from ..notation.render import LEAD_S
+from ..notation.render import Rendering, TempoMap
 from ..reference import build_reference
-from .baselines import matchmaker_files
+from . import conditions as cond
+from . import corpus, tracking
+from .baselines import matchmaker_takes
 from .corpus import DATA_ROOT as ASAP
 
-TAKE_SOUNDFONT = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
 WITHIN_MS = (50, 100, 300)
-METHODS = ("online", "offline", "mm_arzt")
+METHODS = ("online", "offline", "mm_arzt", "mm_hmm")
+#: The acoustic conditions of a full run: each plays the take on another instrument than the
+#: reference's FluidR3 piano (MuseScore General dry; TimGM6mb in a small room; TiMidity++ in a
+#: large hall with pink noise 10 dB below).
+CONDITIONS = ("soundfont", "room-small", "hardest")
+QUICK_PIECES = 6
 
 
-def _labels(path: Path) -> list[str]:
-    """The beat labels (``b``, ``db``, ``bR``) of an ASAP annotations file, in order."""
-    return [line.split("\t")[2].split(",")[0] for line in path.read_text().splitlines() if line.strip()]
+@dataclass(frozen=True)
+class ScorePiece:
+    """One ASAP folder's score and the performance followed against it."""
+
+    split: str
+    folder: str
+    score_midi: Path
+    score_annotations: Path
+    performance: corpus.Performance
+
+    @property
+    def name(self) -> str:
+        return self.performance.name
+
+    def take_beats(self) -> np.ndarray:
+        """The performance's annotated beats [s of its MIDI]."""
+        return self.performance.beats()[0]
+
+    def score_beats(self) -> np.ndarray:
+        """The score's annotated beats [s of the score MIDI]."""
+        return corpus.read_annotations(self.score_annotations)[0]
 
 
-def _times(path: Path) -> np.ndarray:
-    """The beat times [s] of an ASAP annotations file, in order."""
-    return np.array([float(line.split("\t")[0]) for line in path.read_text().splitlines() if line.strip()])
+def _label_kinds(labels: tuple[str, ...]) -> list[str]:
+    return [label.split(",")[0] for label in labels]
 
 
-def choose_pieces(asap: Path, split: str, n: int) -> list[dict[str, str]]:
-    """The ``n`` shortest folders of ``split``, each with its shortest performance whose
-    beat labels equal the score's."""
-    with open(asap / "metadata.csv", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    best: dict[str, tuple[float, dict[str, str]]] = {}
+def score_pieces(split: str, n: int | None = None, root: Path | None = None) -> list[ScorePiece]:
+    """Every folder of ``split`` with a performance whose beat labels (``b``, ``db``, ``bR``)
+    equal its score's, with the shortest such performance; shortest pieces first, ``n`` of them."""
+    base = Path(root) if root is not None else ASAP
+    with open(base / "metadata.csv", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["split"] == split]
+    best: dict[str, tuple[float, ScorePiece]] = {}
     for row in rows:
-        if row["split"] != split:
+        perf = corpus.Performance(
+            row["folder"], split, base / row["midi_performance"], base / row["performance_annotations"]
+        )
+        score_ann = base / row["midi_score_annotations"]
+        times, labels = perf.beats()
+        if _label_kinds(labels) != _label_kinds(corpus.read_annotations(score_ann)[1]):
             continue
-        perf, score = asap / row["performance_annotations"], asap / row["midi_score_annotations"]
-        if _labels(perf) != _labels(score):
-            continue
-        length = float(_times(perf)[-1])
+        length = float(times[-1])
         if row["folder"] not in best or length < best[row["folder"]][0]:
-            best[row["folder"]] = (length, row)
-    return [row for _, row in sorted(best.values(), key=lambda v: v[0])[:n]]
+            piece = ScorePiece(split, row["folder"], base / row["midi_score"], score_ann, perf)
+            best[row["folder"]] = (length, piece)
+    pieces = [p for _, p in sorted(best.values(), key=lambda v: (v[0], v[1].folder))]
+    return pieces[:n] if n else pieces
 
 
-def render_take(midi: Path, out: Path, soundfont: Path) -> Path:
-    """The performance MIDI as audio, leading silence kept (the annotations count from 0)."""
-    cmd = ["fluidsynth", "-n", "-i", "-q", "-R", "0", "-C", "0", "-g", "0.6", "-r", "22050", "-F", str(out)]
-    subprocess.run([*cmd, str(soundfont), str(midi)], check=True, capture_output=True, stdin=subprocess.DEVNULL)
-    return out
+def render_take(piece: ScorePiece, condition: str, cache: Path | None = None) -> tuple[Path, np.ndarray]:
+    """The piece's performance under ``condition`` (rendered or found in the corpus cache)
+    and its annotated beats [s of that audio]."""
+    c = cond.CONDITIONS[condition]
+    perf = piece.performance
+    out = corpus.audio_path(cache or corpus.cache_root(), perf, c)
+    audio = cond.render(perf.midi, c, out, zlib.crc32(perf.name.encode()))
+    return audio, piece.take_beats() * c.time_scale
 
 
 def beat_errors_ms(
@@ -95,105 +145,172 @@ def beat_errors_ms(
     return np.abs(beat - k) * period * 1000.0, period * 1000.0
 
 
-def tracked(take_beats: np.ndarray, errors: np.ndarray, period_ms: np.ndarray) -> bool:
-    """No 30-s window (every 10 s from 0) whose median error exceeds its median beat period.
-
-    take_beats [s], errors [ms] and period_ms [ms] are per take beat (:func:`beat_errors_ms`).
-    """
-    start = 0.0
-    while start < take_beats[-1]:
-        sel = (take_beats >= start) & (take_beats < start + 30.0)
-        if sel.any() and np.median(errors[sel]) > np.median(period_ms[sel]):
-            return False
-        start += 10.0
-    return True
+def quarters_at(tempo: TempoMap, seconds: np.ndarray) -> np.ndarray:
+    """The inverse of :meth:`TempoMap.seconds`: quarter positions at ``seconds`` [s of the rendering]."""
+    spq = 60.0 / tempo.qpm
+    starts = tempo.lead_s + np.r_[0.0, np.cumsum(np.diff(tempo.q) * spq[:-1])]
+    s = np.asarray(seconds, np.float64)
+    k = np.clip(np.searchsorted(starts, s, side="right") - 1, 0, len(starts) - 1)
+    return tempo.q[k] + (s - starts[k]) / spq[k]
 
 
-def player_tempo(score_midi: Path, score_beats: np.ndarray, take_beats: np.ndarray) -> tuple[float, np.ndarray]:
-    """The take's mean tempo [quarter notes per minute] (what a player would give as
-    ``--tempo``), and the score's beats [s] in a rendering at that constant tempo."""
-    _, marks, _ = read_score(score_midi)
-    grid = np.linspace(0.0, 1e5, 400001)  # quarters
-    q = np.interp(score_beats + LEAD_S, marks.seconds(grid), grid)
-    qpm = 60.0 * (q[-1] - q[0]) / (take_beats[-1] - take_beats[0])
-    return float(qpm), LEAD_S + q * 60.0 / qpm
+def player_qpm(marks: TempoMap, score_beats: np.ndarray, take_beats: np.ndarray) -> float:
+    """The take's mean tempo [quarter notes per minute]: what a player would give as ``--tempo``.
+
+    ``score_beats`` are in seconds of the score MIDI (its tempo marks, no lead-in)."""
+    q = quarters_at(marks, score_beats + marks.lead_s)
+    return float(60.0 * (q[-1] - q[0]) / (take_beats[-1] - take_beats[0]))
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One method on one take: errors [ms] per take beat, tracked, seconds the method took."""
+
+    errors: np.ndarray
+    tracked: bool
+    windows_lost: int
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"errors": [round(float(e), 1) for e in self.errors], "tracked": self.tracked,
+                "windows_lost": self.windows_lost, "seconds": round(self.seconds, 2)}  # fmt: skip
+
+
+def _scored(take_beats: np.ndarray, ref_beats: np.ndarray, t: np.ndarray, ref_t: np.ndarray, spent: float) -> Scored:
+    err, _ = beat_errors_ms(take_beats, ref_beats, np.asarray(t, np.float64), np.asarray(ref_t, np.float64))
+    ok, lost, _ = tracking.tracked(take_beats, err)
+    return Scored(err, ok, lost, spent)
 
 
 def run_piece(
-    row: dict[str, str], config: Config, model: Any, folder: Path, mm_python: Path | None, at_player_tempo: bool
-) -> dict[str, Any]:
-    """One piece (a :func:`choose_pieces` row): the score and the take rendered in ``folder``, the
-    follower online, ``compare`` offline and (``mm_python`` given) pymatchmaker's Arzt OLTW.
+    piece: ScorePiece,
+    conditions: list[str],
+    methods: list[str],
+    config: Config,
+    model: Any,
+    folder: Path,
+    mm_python: Path | None = None,
+    at_player_tempo: bool = False,
+    cache: Path | None = None,
+    params: FollowParams | None = None,
+    rendering: Rendering | None = None,
+) -> list[dict[str, Any]]:
+    """One piece: its score rendered once (in ``folder``), then every method on its take
+    under every condition.
+
+    ``at_player_tempo``: the score rendered at the take's mean tempo (as a player's
+    ``--tempo``) instead of its tempo marks. The pymatchmaker methods need ``mm_python``;
+    ``params``: the follower's settings (default ``FollowParams()``); ``rendering``: how the
+    score is played (default :class:`matcher.notation.render.Rendering`).
 
     Returns
     -------
-    dict
-        ``folder``, ``take``, ``beats``, ``tempo_bpm`` (``at_player_tempo``; else None),
-        ``seconds`` [s], and per method (``online``, ``offline``, ``mm_arzt``) its
-        ``errors`` [ms] per take beat and whether it ``tracked`` the piece.
+    list[dict]
+        One row per condition: ``piece``, ``folder``, ``condition``, ``beats``, ``seconds``
+        (take length [s]), ``tempo_qpm`` (the rendering's fixed tempo, or None),
+        ``take_vs_marks`` (the take's mean tempo over the marks' mean tempo) and per method
+        its :class:`Scored`.
     """
-    score_midi = ASAP / row["midi_score"]
-    take_beats = _times(ASAP / row["performance_annotations"])
-    # the rendering keeps the score MIDI's seconds exactly, after the lead-in
-    ref_beats = _times(ASAP / row["midi_score_annotations"]) + LEAD_S
-    tempo_bpm = None
-    if at_player_tempo:
-        tempo_bpm, ref_beats = player_tempo(score_midi, ref_beats - LEAD_S, take_beats)
+    _, marks, _ = read_score(piece.score_midi)
+    score_beats = piece.score_beats()
+    take_qpm = player_qpm(marks, score_beats, piece.take_beats())
+    # how fast the player is against the marks (> 1: faster), as the marks' mean tempo over the beats
+    marks_qpm = player_qpm(marks, score_beats, score_beats)
+    tempo_qpm = take_qpm if at_player_tempo else None
     ref_wav = folder / "score.wav"
     ref = build_score_reference(
-        score_midi, config=config, pitch_model=model, name="score", tempo_bpm=tempo_bpm, keep_audio=ref_wav
+        piece.score_midi,
+        config=config,
+        pitch_model=model,
+        name="score",
+        tempo_bpm=tempo_qpm,
+        keep_audio=ref_wav,
+        rendering=rendering,
     )
-    take_wav = render_take(ASAP / row["midi_performance"], folder / "take.wav", TAKE_SOUNDFONT)
-    out: dict[str, Any] = {"folder": row["folder"], "take": Path(row["midi_performance"]).name}
-    out["beats"] = len(take_beats)
-    out["tempo_bpm"] = tempo_bpm
-    out["seconds"] = round(float(take_beats[-1]), 1)
-    track = follow_blocks(ref, (b for b, _ in file_blocks(take_wav, config.sr)))
-    err, period = beat_errors_ms(take_beats, ref_beats, track.t.astype(np.float64), track.ref_t.astype(np.float64))
-    out["online"] = {"errors": err.tolist(), "tracked": tracked(take_beats, err, period)}
-    take_ref = build_reference(take_wav, config, model, "take", track=False)
-    alignment = compare(ref, take_ref).alignment
-    err, period = beat_errors_ms(take_beats, ref_beats, alignment.b_t, alignment.a_t)
-    out["offline"] = {"errors": err.tolist(), "tracked": tracked(take_beats, err, period)}
-    if mm_python is not None:
-        rep = np.asarray(matchmaker_files(ref_wav, take_wav, "arzt", mm_python)["reports"], np.float64)
-        err, period = beat_errors_ms(take_beats, ref_beats, rep[:, 0], rep[:, 1])
-        out["mm_arzt"] = {"errors": err.tolist(), "tracked": tracked(take_beats, err, period)}
+    rendering_map = marks if tempo_qpm is None else TempoMap(np.zeros(1), np.array([tempo_qpm]))
+    rendering_map = rendering_map.scaled((rendering or Rendering()).speed)
+    # the annotated score beats in seconds of the rendering, through their quarter positions
+    ref_beats = rendering_map.seconds(quarters_at(marks, score_beats + marks.lead_s))
+    rows = []
+    takes = [render_take(piece, name, cache) for name in conditions]
+    for name, (take_wav, take_beats) in zip(conditions, takes, strict=True):
+        row: dict[str, Any] = {"piece": piece.name, "folder": piece.folder, "condition": name,
+                               "beats": len(take_beats), "seconds": round(float(take_beats[-1]), 1),
+                               "tempo_qpm": tempo_qpm, "take_vs_marks": round(take_qpm / marks_qpm, 3)}  # fmt: skip
+        if "online" in methods:
+            t0 = time.perf_counter()
+            track = follow_blocks(ref, (b for b, _ in file_blocks(take_wav, config.sr)), params)
+            row["online"] = _scored(take_beats, ref_beats, track.t, track.ref_t, time.perf_counter() - t0)
+        if "offline" in methods:
+            t0 = time.perf_counter()
+            alignment = compare(ref, build_reference(take_wav, config, model, "take", track=False)).alignment
+            row["offline"] = _scored(take_beats, ref_beats, alignment.b_t, alignment.a_t, time.perf_counter() - t0)
+        rows.append(row)
+    wavs = [w for w, _ in takes]
+    if "mm_arzt" in methods and mm_python is not None:
+        t0 = time.perf_counter()
+        outs = matchmaker_takes("arzt", wavs, ref_audio=ref_wav, python=mm_python)
+        spent = (time.perf_counter() - t0) / len(wavs)  # one process for all conditions
+        for row, (_, take_beats), out in zip(rows, takes, outs, strict=True):
+            rep = np.asarray(out["reports"], np.float64)
+            row["mm_arzt"] = _scored(take_beats, ref_beats, rep[:, 0], rep[:, 1], spent)
+    if "mm_hmm" in methods and mm_python is not None:
+        t0 = time.perf_counter()
+        outs = matchmaker_takes("outerhmm", wavs, score=piece.score_midi, python=mm_python)
+        spent = (time.perf_counter() - t0) / len(wavs)
+        for row, (_, take_beats), out in zip(rows, takes, outs, strict=True):
+            rep = np.asarray(out["reports"], np.float64)
+            # its quarters count from the score file's time 0; ours from the first note's bar
+            shift = float(np.min(ref.score.note_q)) - float(out["first_onset_quarter"])
+            row["mm_hmm"] = _scored(take_beats, ref_beats, rep[:, 0], rendering_map.seconds(rep[:, 1] + shift), spent)
+    return rows
+
+
+def summarise(rows: list[dict[str, Any]], method: str) -> dict[str, Any]:
+    """One method's figures pooled over rows: shares within WITHIN_MS [%], median [ms],
+    tracked pieces [%], takes, seconds the method took; empty when no row has the method."""
+    runs: list[Scored] = [r[method] for r in rows if method in r]
+    if not runs:
+        return {}
+    err = np.concatenate([r.errors for r in runs])
+    out: dict[str, Any] = {f"within_{ms}": round(100.0 * float(np.mean(err <= ms)), 1) for ms in WITHIN_MS}
+    out["median_ms"] = round(float(np.median(err)), 1)
+    out["tracked"] = round(100.0 * float(np.mean([r.tracked for r in runs])), 1)
+    out["takes"] = len(runs)
+    out["method_s"] = round(sum(r.seconds for r in runs), 1)
     return out
 
 
-def summarise(results: list[dict[str, Any]], method: str) -> dict[str, Any]:
-    """One method's figures pooled over :func:`run_piece` results: shares within WITHIN_MS [%],
-    median [ms], tracked pieces [%], pieces; empty when no result has the method."""
-    runs = [r[method] for r in results if method in r]
-    if not runs:
-        return {}
-    err = np.concatenate([np.asarray(r["errors"]) for r in runs])
-    row: dict[str, Any] = {f"within_{ms}": round(100.0 * float(np.mean(err <= ms)), 1) for ms in WITHIN_MS}
-    row["median_ms"] = round(float(np.median(err)), 1)
-    row["tracked"] = round(100.0 * float(np.mean([r["tracked"] for r in runs])), 1)
-    row["pieces"] = len(runs)
-    return row
+def by_condition(rows: list[dict[str, Any]], methods: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
+    """``{condition (and "pooled"): {method: summarise}}``, conditions in the rows' order."""
+    names = list(dict.fromkeys(r["condition"] for r in rows))
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for name in [*names, "pooled"]:
+        mine = [r for r in rows if name in ("pooled", r["condition"])]
+        out[name] = {m: s for m in methods if (s := summarise(mine, m))}
+    return out
 
 
-def piece_line(res: dict[str, Any]) -> str:
-    """One :func:`run_piece` result on a line: beats, seconds, each method's ≤50 / ≤300 ms shares."""
+def piece_line(row: dict[str, Any]) -> str:
+    """One row of :func:`run_piece` on a line: beats, seconds, each method's ≤50 / ≤300 ms shares."""
     cells = []
     for m in METHODS:
-        if m in res:
-            s = summarise([res], m)
-            cells.append(f"{m} {s['within_50']:5.1f}/{s['within_300']:5.1f}{'' if res[m]['tracked'] else ' LOST'}")
-    return f"{res['folder']:<45} {res['beats']:4d} beats {res['seconds']:6.1f} s  " + "  ".join(cells)
+        if m in row:
+            s = summarise([row], m)
+            cells.append(f"{m} {s['within_50']:5.1f}/{s['within_300']:5.1f}{'' if row[m].tracked else ' LOST'}")
+    head = f"{row['folder']:<42} {row['condition']:<11}{row['beats']:5d} beats {row['seconds']:6.1f} s "
+    head += f"x{row['take_vs_marks']:.2f}  "
+    return head + "  ".join(cells)
 
 
-def summary_table(results: list[dict[str, Any]]) -> str:
-    """Every method's :func:`summarise` figures, one row a method."""
-    lines = [f"{'method':<9} {'<=50 ms':>8} {'<=100 ms':>9} {'<=300 ms':>9} {'median':>8} {'tracked':>8}  pieces"]
-    for method in METHODS:
-        s = summarise(results, method)
-        if s:
+def summary_table(figures: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """:func:`by_condition` figures, a row per condition and method."""
+    lines = [f"{'condition':<12}{'method':<9}{'<=50 ms':>8} {'<=100 ms':>9} {'<=300 ms':>9} {'median':>8} "
+             f"{'tracked':>8} {'takes':>6} {'time':>7}"]  # fmt: skip
+    for name, methods in figures.items():
+        for method, s in methods.items():
             lines.append(
-                f"{method:<9} {s['within_50']:7.1f}% {s['within_100']:8.1f}% {s['within_300']:8.1f}% "
-                f"{s['median_ms']:6.1f}ms {s['tracked']:7.1f}%  {s['pieces']}"
+                f"{name:<12}{method:<9}{s['within_50']:7.1f}% {s['within_100']:8.1f}% {s['within_300']:8.1f}% "
+                f"{s['median_ms']:6.1f}ms {s['tracked']:7.1f}% {s['takes']:6d} {s['method_s']:6.0f}s"
             )
     return "\n".join(lines)

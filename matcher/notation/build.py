@@ -20,7 +20,7 @@ from ..errors import InputFileError
 from ..features import PitchModel, YinModel
 from .info import ScoreInfo
 from .parse import Notation, bar_counter_start, read_notation, score_format
-from .render import TempoMap, find_soundfont, render_audio
+from .render import Rendering, TempoMap, find_soundfont, render_audio
 
 
 def is_score_file(path: str | os.PathLike) -> bool:
@@ -118,7 +118,7 @@ def describe(notation: Notation, tempo: TempoMap, tempo_label: str) -> ScoreInfo
 
 
 def read_score(
-    path: str | os.PathLike, *, repeats: str = "unfold", tempo_bpm: float | None = None
+    path: str | os.PathLike, *, repeats: str = "unfold", tempo_bpm: float | None = None, speed: float = 1.0
 ) -> tuple[Notation, TempoMap, ScoreInfo]:
     """Parse and time a score without rendering it.
 
@@ -129,10 +129,15 @@ def read_score(
     repeats : {"unfold", "none"}
     tempo_bpm : float in [10, 1000] [quarter notes per minute], optional
         One constant tempo instead of the score's tempo marks.
+    speed : float > 0
+        The tempo (marks or ``tempo_bpm``) times this (:attr:`Rendering.speed`).
     """
     notation = read_notation(path, repeats)
     tempo = TempoMap.from_notation(notation, tempo_bpm)
     label = "marks" if tempo_bpm is None else f"fixed {float(tempo_bpm):g} qpm"
+    if speed != 1.0:
+        tempo = tempo.scaled(speed)
+        label += f" x{float(speed):g}"
     return notation, tempo, describe(notation, tempo, label)
 
 
@@ -148,6 +153,7 @@ def build_score_reference(
     name: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     keep_audio: str | os.PathLike | None = None,
+    rendering: Rendering | None = None,
 ) -> Any:
     """Build a :class:`~matcher.reference.Reference` from a score file.
 
@@ -178,6 +184,8 @@ def build_score_reference(
         As for :func:`~matcher.reference.build_reference`.
     keep_audio : path-like, optional
         Also keep the rendered WAV there.
+    rendering : Rendering, optional
+        How the score is played (its ``speed``); default ``Rendering()``.
 
     Raises
     ------
@@ -189,7 +197,8 @@ def build_score_reference(
     from ..reference import build_reference, name_from_path
 
     config = config or Config()
-    notation, tempo, info = read_score(path, repeats=repeats, tempo_bpm=tempo_bpm)
+    rendering = rendering or Rendering()
+    notation, tempo, info = read_score(path, repeats=repeats, tempo_bpm=tempo_bpm, speed=rendering.speed)
     if pitch_model is None and load_pitch_model is not None:
         pitch_model = load_pitch_model()
     pitch_model = pitch_model or YinModel(config)
