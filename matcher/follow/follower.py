@@ -115,7 +115,7 @@ class FollowParams:
     relock_twin_s: float = 4.0
     relock_twin_ratio: float = 0.5
     relock_twin_factor: float = 4.0
-    silent_advance_s: float = 0.19
+    silent_advance_s: float = 0.1
 
     def __post_init__(self) -> None:
         for f in fields(self):
