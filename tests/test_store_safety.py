@@ -38,6 +38,7 @@ WRITER = textwrap.dedent(
         beats = Beats.from_numbers(np.arange(4.0), np.arange(4.0), 4, "test")
         return Reference(name, frames, beats, cfg, {"duration": n * cfg.frame_seconds, "sha256": f"{seed}-{n}"})
 
+    print("ready", flush=True)  # imports done: from here it writes all the time
     done = 0
     while count == 0 or done < count:
         name = f"r{rng.integers(0, 6)}"
@@ -54,7 +55,9 @@ WRITER = textwrap.dedent(
 
 
 def _writer(root: Path, mode: str, seed: int, count: int) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", WRITER, str(root), mode, str(seed), str(count)])
+    return subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(root), mode, str(seed), str(count)], stdout=subprocess.PIPE, text=True
+    )
 
 
 def _check_consistent(root: Path) -> int:
@@ -80,9 +83,13 @@ def test_sigkill_while_adding_never_leaves_a_half_reference(tmp_path: Path) -> N
     killed_mid_write = 0
     for k in range(100):
         proc = _writer(root, "mixed", k, 0)
-        time.sleep(float(rng.uniform(0.3, 0.9)))  # start-up takes ~0.3 s; then writes all the time
+        # Start-up (imports) takes a second or more on a loaded machine: kill only once
+        # the writer says it is writing, at a random moment of its writes.
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(float(rng.uniform(0.0, 0.5)))
         proc.kill()
         proc.wait()
+        proc.stdout.close()
         killed_mid_write += any(p.name.startswith(".tmp-") for p in root.iterdir()) if root.exists() else 0
         _check_consistent(root)
     # The next writer sweeps what the killed ones left.
