@@ -89,9 +89,9 @@ def test_a_prepared_reference_with_given_vectors_follows_as_follower_steps(yin_c
     built = PreparedReference.build(reference, plain.weights, plain.params.hold_penalty, plain.params.hold_floor)
     prepared = replace(built, ref_vectors=vectors, ref_coarse=coarse_features(vectors, built.n_flux))
     f = Follower(reference, prepared=prepared)
-    leveled = replace(take, db=f.take_levels(take.db, take.chroma))
-    take_vectors = np.ascontiguousarray(cost_vectors(leveled, f.weights, 1.0))
-    got = f.steps_vectors(take_vectors, f.playing(leveled))
+    db, active = f.take_activity(take.db, take.chroma)
+    take_vectors = np.ascontiguousarray(cost_vectors(replace(take, db=db), f.weights, 1.0))
+    got = f.steps_vectors(take_vectors, active)
     np.testing.assert_allclose(got.ref_t, expected.ref_t)
 
 

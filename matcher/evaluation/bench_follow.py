@@ -133,8 +133,8 @@ def feature_follower(ref_features: np.ndarray, frame_rate: int, band_s: float, p
 def given_steps(follower, frames):
     """``Follower.steps`` on frames compared as they are: the take's levels as ``steps``
     brings them to the reference's, then ``steps_vectors`` on :func:`given_vectors`."""
-    frames = replace(frames, db=follower.take_levels(frames.db, frames.chroma))
-    return follower.steps_vectors(given_vectors(frames), follower.playing(frames))
+    db, active = follower.take_activity(frames.db, frames.chroma)
+    return follower.steps_vectors(given_vectors(replace(frames, db=db)), active)
 
 
 def given_step(follower, frame):

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..features import Frames
-
 #: Normalised chroma entropy (1: all twelve classes equal) above which a frame is noise-like.
 FLAT_CHROMA = 0.97
 #: A noise-like frame is silence only this far below the reference's loud level [dB] (the
@@ -30,9 +28,14 @@ def chroma_flatness(chroma: np.ndarray) -> np.ndarray:
     return -(p * np.log(np.maximum(p, 1e-300))).sum(axis=1) / np.log(12.0)
 
 
-def playing(frames: Frames, gate_db: float, loud_db: float) -> np.ndarray:
-    """bool per frame: the take plays there. ``frames.db`` must be brought to the
-    reference's loudness (:meth:`Follower.take_levels`); ``loud_db``: the reference's loud level."""
-    db = np.asarray(frames.db)
-    noise = (chroma_flatness(frames.chroma) > FLAT_CHROMA) & (db < loud_db - NOISE_BELOW_LOUD_DB)
-    return (db >= gate_db) & ~noise
+def noise_like(chroma: np.ndarray) -> np.ndarray:
+    """bool per frame [chroma shape=(n, 12)]: its chroma is flat, as noise's is."""
+    return chroma_flatness(chroma) > FLAT_CHROMA
+
+
+def playing(db: np.ndarray, noise: np.ndarray, gate_db: float, loud_db: float) -> np.ndarray:
+    """bool per frame: it plays there. ``db``: frame levels brought to the reference's
+    loudness (:meth:`Follower.take_activity`); ``noise``: :func:`noise_like` of its chroma;
+    ``loud_db``: the reference's loud level."""
+    db = np.asarray(db)
+    return (db >= gate_db) & ~(noise & (db < loud_db - NOISE_BELOW_LOUD_DB))

@@ -19,7 +19,7 @@ from ..errors import ParameterError
 from ..features import Frames
 from ..reference import Reference
 from . import kernels as K
-from .activity import FLAT_CHROMA, NOISE_BELOW_LOUD_DB, chroma_flatness, playing
+from .activity import NOISE_BELOW_LOUD_DB, noise_like, playing
 from .costs import CostWeights, cost_vectors
 from .jsonl import jsonl
 from .prepared import SILENCE_DB, PreparedReference
@@ -81,8 +81,8 @@ class FollowParams:
                                       the reference's typical frame distance are look-alikes
     relock_twin_factor : float >= 1   a move between look-alikes needs this many times the
                                       evidence (1: no look-alike test)
-    silent_advance_s : float >= 0 [s] how far the position may advance into a silence where
-                                      the reference sounds before it is a pause
+    silent_advance_s : float >= 0 [s] how far the position shown may advance into a silence
+                                      where the reference sounds before it is a pause
     """
 
     band_s: float = 10.0
@@ -409,26 +409,30 @@ class Follower:
 
     def steps(self, frames: Frames) -> Track:
         """Follow ``len(frames)`` consecutive take frames; their positions."""
-        frames = replace(frames, db=self.take_levels(frames.db, frames.chroma))
-        take = np.ascontiguousarray(cost_vectors(frames, self.weights, 1.0))
-        return self.steps_vectors(take, self.playing(frames))
+        db, active = self.take_activity(frames.db, frames.chroma)
+        take = np.ascontiguousarray(cost_vectors(replace(frames, db=db), self.weights, 1.0))
+        return self.steps_vectors(take, active)
 
-    def playing(self, frames: Frames) -> np.ndarray:
-        """bool per take frame (levels from :meth:`take_levels`): the player plays there
-        (above the level gate and not room noise, :mod:`matcher.follow.activity`)."""
-        return playing(frames, self.config.gate_db, self.prepared.loud_db)
+    def take_activity(self, db: np.ndarray, chroma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The take's frame levels brought to the reference's loudness
+        (:meth:`take_levels`) and where the player plays: above the level gate and not
+        room noise (:mod:`matcher.follow.activity`); the chroma's flatness judged once."""
+        noise = noise_like(chroma)
+        db = self.take_levels(db, noise)
+        return db, playing(db, noise, self.config.gate_db, self.prepared.loud_db)
 
-    def take_levels(self, db: np.ndarray, chroma: np.ndarray | None = None) -> np.ndarray:
+    def take_levels(self, db: np.ndarray, noise: np.ndarray | None = None) -> np.ndarray:
         """The take's frame levels [dBFS] brought to the reference's loudness: shifted by
         the reference's loud level minus the take's, tracked causally (it starts at the
         reference's). The level gate and the chroma fade then mean the same in a take
-        recorded 20 dB quieter (measured: 88 -> 95 % of beats within 50 ms). Frames whose
-        ``chroma`` is flat (room noise, :mod:`matcher.follow.activity`) well below the
-        tracked level leave the tracker alone: five seconds of noise in a pause would
+        recorded 20 dB quieter (measured: 88 -> 95 % of beats within 50 ms). ``noise``
+        frames (bool, :func:`matcher.follow.activity.noise_like`) well below the tracked
+        level leave the tracker alone: five seconds of noise in a pause would
         otherwise lower it 14 dB and make the noise loud."""
         p = self.params
         levels = np.asarray(db, np.float64)
-        noise = chroma_flatness(chroma) > FLAT_CHROMA if chroma is not None else np.zeros(len(levels), bool)
+        if noise is None:
+            noise = np.zeros(len(levels), bool)
         track = K.track_level(
             levels, noise, self._level, p.level_up_db, p.level_down_db, SILENCE_DB, NOISE_BELOW_LOUD_DB
         )

@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import ParameterError
 from ..reference import Reference
 from . import kernels as K
-from .activity import playing
+from .activity import noise_like, playing
 from .costs import CostWeights, cost_vectors, flux_scale
 
 
@@ -55,7 +55,7 @@ class PreparedReference:
         # The reference's rests are judged as the take's are: a quiet, noise-like frame
         # (a drum's decay, a room's tone) rests, so a take resting there too plays on.
         loud = loud_level(frames.db)
-        active = playing(frames, c.gate_db, loud)
+        active = playing(frames.db, noise_like(frames.chroma), c.gate_db, loud)
         arrays = (vectors, ref_hold, active, coarse_features(vectors, n_flux))
         for a in arrays:
             a.setflags(write=False)  # shared between sessions
@@ -91,7 +91,8 @@ def coarse_unit(coarse: np.ndarray, pairs: int = 4096) -> float:
     rng = np.random.default_rng(0)
     a, b = rng.integers(0, len(coarse), (2, pairs))
     d = np.linalg.norm(coarse[a].astype(np.float64) - coarse[b], axis=1)[a != b]
-    return float(np.median(d)) if len(d) and np.median(d) > 0 else 1.0
+    unit = float(np.median(d)) if len(d) else 0.0
+    return unit if unit > 0 else 1.0
 
 
 def coarse_features(vectors: np.ndarray, n_flux: int) -> np.ndarray:

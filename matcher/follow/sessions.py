@@ -106,18 +106,18 @@ class SessionGroup:
             return {}
         parts = spectral_features(self.tables, [(self._sessions[session][0], w) for session, w in ready])
         # Each session's levels brought to the reference's loudness by its own tracker.
+        playing = []
         for (session, _), part in zip(ready, parts, strict=True):
-            part["db"] = self._sessions[session][1].take_levels(part["db"], part["chroma"])
+            part["db"], active = self._sessions[session][1].take_activity(part["db"], part["chroma"])
+            playing.append(active)
         spec = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
         n = len(spec["db"])
         # No pitch model: every frame unvoiced, as FeatureStream(config, NoPitch) gives it.
         frames = Frames(midi=np.full(n, np.nan, np.float32), confidence=np.zeros(n, np.float32), **spec)
         vectors = cost_vectors(frames, self.weights, 1.0)
         tracks, first = {}, 0
-        for session, windows in ready:
+        for (session, windows), active in zip(ready, playing, strict=True):
             rows = slice(first, first + len(windows))
             first += len(windows)
-            follower = self._sessions[session][1]
-            active = follower.playing(frames[rows])
-            tracks[session] = follower.steps_vectors(np.ascontiguousarray(vectors[rows]), active)
+            tracks[session] = self._sessions[session][1].steps_vectors(np.ascontiguousarray(vectors[rows]), active)
         return tracks
