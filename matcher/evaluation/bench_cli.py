@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .data import DATA_ROOT
+from .measure import TimedModel
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_SPICE = REPO.parent / "shared" / "models" / "spice_1"
@@ -135,23 +136,6 @@ def split_follow_stored(store: Path, name: str, take: Path) -> dict[str, float]:
     return parts
 
 
-class _CpuTimedModel:
-    """A pitch model whose calls' CPU seconds (every thread of the process) add up."""
-
-    def __init__(self, model: Any) -> None:
-        self._model, self.seconds = model, 0.0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._model, name)
-
-    def __call__(self, audio: np.ndarray) -> Any:
-        start = time.process_time()
-        try:
-            return self._model(audio)
-        finally:
-            self.seconds += time.process_time() - start
-
-
 def split_follow_audio(ref: Path, take: Path, pitch_model: str) -> dict[str, float]:
     """CPU seconds of the parts of ``follow REF.flac --input TAKE --pitch spice``, each on
     its own in this process (matcher imported already): TensorFlow's import, the SPICE
@@ -167,7 +151,7 @@ def split_follow_audio(ref: Path, take: Path, pitch_model: str) -> dict[str, flo
 
     config = Config(pitch_backend="spice")
     model, parts["SPICE load + calibration"] = _cpu(lambda: load_spice(config, pitch_model))
-    timed = _CpuTimedModel(model)
+    timed = TimedModel(model, clock=time.process_time)
     start = time.process_time()
     reference = build_reference(ref, config, timed, track=False)
     total = time.process_time() - start
