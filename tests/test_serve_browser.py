@@ -63,7 +63,7 @@ def test_tapping_a_bar_moves_the_follower_there(tmp_path: Path) -> None:
     with bs.Server(store) as base:
         driver = bs.chromium(take.path, tmp_path / "profile")
         try:
-            log, _ = bs.follow_in_browser(base, driver, take.jump_s + 5.0, tap=(take.jump_s + bs.TAP_REACTION_S, 9))
+            log, _ = bs.follow_in_browser(base, driver, take.jump_s + 8.0, tap=(take.jump_s + bs.TAP_REACTION_S, 9))
         finally:
             driver.quit()
     result = bs.figures(log, take, store)

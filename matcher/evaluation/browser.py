@@ -196,9 +196,12 @@ def figures(log: dict[str, Any], take: DemoTake, store: Path) -> dict[str, Any]:
     mids = (beat_take_t[:-1] + beat_take_t[1:]) / 2
     judged = [k for k in range(len(mids)) if t[0] <= mids[k] <= t[-1]]
     right = []
+    wrong = []  # (beat, take time of its middle, bar shown, bar played) for the printout
     for k in judged:
         i = int(np.searchsorted(t, mids[k], side="right")) - 1
         right.append(np.floor(bar[i] + 1e-6) == take.bar_of_beat(k))
+        if not right[-1]:
+            wrong.append((k, round(float(mids[k]), 2), float(bar[i]), take.bar_of_beat(k)))
     # Delay: sample arrival at the page (blocks log: [end sample, ms]) to the drawing.
     blocks = np.array(log["blocks"], dtype=float)
     rate = float(log["sampleRate"])
@@ -213,16 +216,18 @@ def figures(log: dict[str, Any], take: DemoTake, store: Path) -> dict[str, Any]:
         "delay_median_ms": round(float(np.median(delay)), 1) if len(delay) else None,
         "delay_p90_ms": round(float(np.percentile(delay, 90)), 1) if len(delay) else None,
         "positions": len(pos),
+        "wrong_beats": wrong,
     }
     if log["seeks"]:
         seek = log["seeks"][0]
         after = [p for p in pos if p["receivedAt"] > seek["at"]]
-        judged_after = [k for k, ok in zip(judged, right, strict=True) if mids[k] > seek["t"]]
-        if judged_after:
-            ok_after = [ok for k, ok in zip(judged, right, strict=True) if mids[k] > seek["t"]]
-            out["bar_right_after_seek_pct"] = round(100.0 * float(np.mean(ok_after)), 1)
         if after:
             first = after[0]
+            # Beats from the first position that had the seek (a loaded machine delivers
+            # the tap late; the take went on meanwhile).
+            ok_after = [ok for k, ok in zip(judged, right, strict=True) if mids[k] > first["t"]]
+            if ok_after:
+                out["bar_right_after_seek_pct"] = round(100.0 * float(np.mean(ok_after)), 1)
             out["seek_bar_start_s"] = seek["ref_t"]
             out["seek_first_error_ms"] = round(1000.0 * (first["ref_t"] - seek["ref_t"]), 1)
             ahead = [p["ref_t"] for p in after if p["t"] <= first["t"] + 0.5]
