@@ -421,7 +421,7 @@ class Follower:
         db = self.take_levels(db, noise)
         return db, playing(db, noise, self.config.gate_db, self.prepared.loud_db)
 
-    def take_levels(self, db: np.ndarray, noise: np.ndarray | None = None) -> np.ndarray:
+    def take_levels(self, db: np.ndarray, noise: np.ndarray) -> np.ndarray:
         """The take's frame levels [dBFS] brought to the reference's loudness: shifted by
         the reference's loud level minus the take's, tracked causally (it starts at the
         reference's). The level gate and the chroma fade then mean the same in a take
@@ -431,8 +431,6 @@ class Follower:
         otherwise lower it 14 dB and make the noise loud."""
         p = self.params
         levels = np.asarray(db, np.float64)
-        if noise is None:
-            noise = np.zeros(len(levels), bool)
         track = K.track_level(
             levels, noise, self._level, p.level_up_db, p.level_down_db, SILENCE_DB, NOISE_BELOW_LOUD_DB
         )
