@@ -93,7 +93,9 @@ def test_sigkill_while_adding_never_leaves_a_half_reference(tmp_path: Path) -> N
         killed_mid_write += any(p.name.startswith(".tmp-") for p in root.iterdir()) if root.exists() else 0
         _check_consistent(root)
     # The next writer sweeps what the killed ones left.
-    assert _writer(root, "add", 999, 1).wait() == 0
+    sweeper = _writer(root, "add", 999, 1)
+    sweeper.communicate()  # reads its "ready" and closes the pipe
+    assert sweeper.returncode == 0
     assert _check_consistent(root) >= 1
     _check_no_leftovers(root)
     assert killed_mid_write > 0, "no kill landed during a write: the test proved nothing"
@@ -102,6 +104,8 @@ def test_sigkill_while_adding_never_leaves_a_half_reference(tmp_path: Path) -> N
 def test_four_writers_at_once_keep_the_store_consistent(tmp_path: Path) -> None:
     root = tmp_path / "store"
     procs = [_writer(root, "mixed", seed, 15) for seed in range(4)]
-    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0, 0]
+    for p in procs:
+        p.communicate(timeout=120)  # reads its "ready" and closes the pipe
+    assert [p.returncode for p in procs] == [0, 0, 0, 0]
     _check_consistent(root)
     _check_no_leftovers(root)
