@@ -22,11 +22,13 @@ LABELS_A = ["db,4/4,0", "b", "b", "b", "db", "b", "b", "b"]
 LABELS_B = ["db,3/4,0", "b", "b", "db", "b", "b", "db", "b"]
 
 
-def _write_perf(root: Path, folder: str, stem: str, labels: list[str], split: str, rows: list[dict]) -> None:
+def _write_perf(
+    root: Path, folder: str, stem: str, labels: list[str], split: str, rows: list[dict], times: np.ndarray | None = None
+) -> None:
     d = root / folder
     d.mkdir(parents=True, exist_ok=True)
     (d / f"{stem}.mid").write_bytes(b"")
-    times = 0.7 + 0.5 * np.arange(len(labels))
+    times = 0.7 + 0.5 * np.arange(len(labels)) if times is None else times
     (d / f"{stem}_annotations.txt").write_text(
         "".join(f"{t:.6f}\t{t:.6f}\t{lab}\n" for t, lab in zip(times, labels, strict=True))
     )
@@ -37,7 +39,8 @@ def _write_perf(root: Path, folder: str, stem: str, labels: list[str], split: st
 @pytest.fixture
 def fake_asap(tmp_path: Path) -> Path:
     """Dev: folder A with 6 performances of one label sequence and 1 odd one; folder B with
-    two of one sequence and two of another; folder C with 1. Validation: folder V with 5."""
+    two of one sequence and two of another; folder C with 1. Validation: folder V with 5
+    (labels B), folder S with 2 of 40 beats, one of which skipped 10 of them."""
     rows: list[dict] = []
     for k in range(6):
         _write_perf(tmp_path, "Comp/A", f"a{k}", LABELS_A, "dev", rows)
@@ -48,6 +51,11 @@ def fake_asap(tmp_path: Path) -> Path:
     _write_perf(tmp_path, "Comp/C", "c0", LABELS_A, "dev", rows)
     for k in range(5):
         _write_perf(tmp_path, "Comp/V", f"v{k}", LABELS_B, "validation", rows)
+    labels_s = (LABELS_A * 5)[:40]
+    _write_perf(tmp_path, "Comp/S", "whole", labels_s, "validation", rows)
+    # ASAP's way of marking a repeat not taken: the skipped beats stacked at one instant
+    stacked = np.r_[0.5 * np.arange(20), 9.6 + 0.01 * np.arange(10), 9.8 + 0.5 * np.arange(10)]
+    _write_perf(tmp_path, "Comp/S", "skipped", labels_s, "validation", rows, stacked)
     with open(tmp_path / "metadata.csv", "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
@@ -84,7 +92,18 @@ def test_pairing_rules_on_a_fake_tree(fake_asap: Path) -> None:
     assert not by_folder["Comp/C"]  # a single performance pairs with no one
     val = corpus.make_pairs(perfs, "validation", seed=3)
     _check_pairs(val, "validation", perfs)
-    assert len(val) == 2 and {p.folder for p in val} == {"Comp/V"}
+    assert len(val) == 2 and {p.folder for p in val} == {"Comp/V"}  # not Comp/S: one skipped
+
+
+def test_a_skipped_passage_is_told_from_ornaments() -> None:
+    beats = 0.5 * np.arange(40.0)
+    assert not corpus.skips_passage(beats)
+    grace = beats.copy()
+    grace[10:17] = grace[10] + 0.02 * np.arange(7)  # six stacked intervals: below the run
+    assert not corpus.skips_passage(grace)
+    skipped = beats.copy()
+    skipped[10:19] = skipped[10] + 0.02 * np.arange(9)  # eight: a passage not played
+    assert corpus.skips_passage(skipped)
 
 
 def test_pairing_is_seeded(fake_asap: Path) -> None:

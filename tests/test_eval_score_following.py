@@ -41,14 +41,20 @@ def test_quarters_at_inverts_the_tempo_map() -> None:
 
 
 def _annotations(path: Path, labels: list[str], period: float) -> None:
-    path.write_text("".join(f"{k * period}\t{k * period}\t{lab}\n" for k, lab in enumerate(labels)))
+    """Beats every ``period`` s; a negative period stacks the middle ten at one instant
+    (ASAP's mark of a passage not played) and spaces the rest by its size."""
+    times = np.arange(len(labels)) * abs(period)
+    if period < 0:
+        times[5:] -= np.minimum(np.arange(len(labels) - 5), 9) * abs(period) * 0.99
+    path.write_text("".join(f"{t}\t{t}\t{lab}\n" for t, lab in zip(times, labels, strict=True)))
 
 
 def test_pieces_are_folders_with_a_performance_whose_labels_are_the_scores(tmp_path: Path) -> None:
     head = "composer,title,folder,xml_score,midi_score,midi_performance,performance_annotations,"
     lines = [head + "midi_score_annotations,split"]
-    score = ["db,4/4,0", "b", "b", "b", "db", "b", "b", "b"]
-    for folder, perfs in {"A/x": [("p1", score, 0.5), ("p2", score, 0.4), ("p3", score[:-1], 0.1)],
+    score = ["db,4/4,0", "b", "b", "b"] + ["db", "b", "b", "b"] * 4
+    for folder, perfs in {"A/x": [("p1", score, 0.5), ("p2", score, 0.4), ("p3", score[:-1], 0.1),
+                                  ("p4", score, -0.3)],
                           "A/y": [("q1", ["db", "b"], 0.5)]}.items():  # fmt: skip
         (tmp_path / folder).mkdir(parents=True)
         _annotations(tmp_path / folder / "midi_score_annotations.txt", score, 0.5)
@@ -58,7 +64,8 @@ def test_pieces_are_folders_with_a_performance_whose_labels_are_the_scores(tmp_p
                          f"{folder}/midi_score_annotations.txt,validation")  # fmt: skip
     (tmp_path / "metadata.csv").write_text("\n".join(lines) + "\n")
     pieces = esf.score_pieces("validation", root=tmp_path)
-    # A/y's only performance has other beats; A/x's shortest matching one is p2 (p3 is shorter, one beat short)
+    # A/y's only performance has other beats; A/x's shortest matching one is p2 (p3 is
+    # shorter, one beat short; p4 too, but it skipped a passage)
     assert [p.name for p in pieces] == ["A/x/p2"]
     assert esf.score_pieces("dev", root=tmp_path) == []
 

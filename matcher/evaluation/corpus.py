@@ -4,7 +4,11 @@ ASAP (Foscarin et al., ISMIR 2020) holds piano performances as MIDI with one ann
 beat per row (``time time label``). Two performances of the same *folder* (a piece; pair
 by folder, never by title) whose label sequences are identical play the same beats in
 the same order, so the k-th annotated beat of the take is the k-th of the reference.
-That is the ground truth of every figure measured on the corpus.
+That is the ground truth of every figure measured on the corpus. Except where a
+performer skipped a passage the score has (a repeat not taken): ASAP keeps the label
+sequence and stacks the skipped beats at one instant (75 to 207 beats within a second
+in 9 performances). Such a performance plays other music than its folder's others, so
+it is paired with no one (:func:`skips_passage`).
 
 Pairs are drawn per folder with a seeded generator (the same seed always gives the same
 pairs), at most :data:`CAPS` pairs per folder (3 for ``dev``, 2 for ``validation``) so no
@@ -30,6 +34,23 @@ DATA_ROOT = Path(os.environ.get("MATCHER_ASAP", "/work/shared/data/asap"))
 SPLITS = ("dev", "validation")
 CAPS = {"dev": 3, "validation": 2}  # pairs per folder
 DEFAULT_SEED = 12
+#: Beats annotated this close together were not played one after another [s].
+STACKED_S = 0.05
+#: A run of this many stacked intervals is a skipped passage, not ornaments or a slip of
+#: the annotation (ASAP's runs are either at most 6 or at least 75 intervals long).
+SKIPPED_RUN = 8
+
+
+def skips_passage(times: np.ndarray) -> bool:
+    """Whether annotated beat times [s] stack :data:`SKIPPED_RUN` or more consecutive
+    intervals under :data:`STACKED_S`: the performer skipped that passage."""
+    stacked = np.diff(np.asarray(times, np.float64)) < STACKED_S
+    run = 0
+    for s in stacked:
+        run = run + 1 if s else 0
+        if run >= SKIPPED_RUN:
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -59,6 +80,10 @@ class Performance:
     def beats(self) -> tuple[np.ndarray, tuple[str, ...]]:
         """Annotated beat times [s of the MIDI file] and their labels, in playing order."""
         return read_annotations(self.annotations)
+
+    def plays_every_beat(self) -> bool:
+        """False when the performer skipped a passage (see :func:`skips_passage`)."""
+        return not skips_passage(self.beats()[0])
 
 
 @dataclass(frozen=True)
@@ -142,7 +167,8 @@ def make_pairs(
 ) -> list[Pair]:
     """Seeded pairs of same-folder performances with identical label sequences.
 
-    Within a folder, performances are grouped by their label sequence; every unordered
+    Performances that skipped a passage (:meth:`Performance.plays_every_beat`) are left
+    out. Within a folder, performances are grouped by their label sequence; every unordered
     pair of a group is a candidate. Candidates are shuffled with :func:`folder_rng`, then
     taken in that order preferring pairs whose performances are not yet used (so three
     pairs of a folder use six performances where it has them), up to ``cap``; which one is
@@ -169,7 +195,7 @@ def make_pairs(
         raise ValueError(f"cap must be >= 1 pairs per folder, got {cap}")
     folders: dict[str, list[Performance]] = {}
     for p in performances:
-        if p.split == split:
+        if p.split == split and p.plays_every_beat():
             folders.setdefault(p.folder, []).append(p)
     out: list[Pair] = []
     for folder in sorted(folders):

@@ -86,7 +86,8 @@ def _label_kinds(labels: tuple[str, ...]) -> list[str]:
 
 def score_pieces(split: str, n: int | None = None, root: Path | None = None) -> list[ScorePiece]:
     """Every folder of ``split`` with a performance whose beat labels (``b``, ``db``, ``bR``)
-    equal its score's, with the shortest such performance; shortest pieces first, ``n`` of them."""
+    equal its score's and that plays every beat (:func:`corpus.skips_passage`), with the
+    shortest such performance; shortest pieces first, ``n`` of them."""
     base = Path(root) if root is not None else ASAP
     with open(base / "metadata.csv", encoding="utf-8") as fh:
         rows = [r for r in csv.DictReader(fh) if r["split"] == split]
@@ -98,6 +99,8 @@ def score_pieces(split: str, n: int | None = None, root: Path | None = None) -> 
         score_ann = base / row["midi_score_annotations"]
         times, labels = perf.beats()
         if _label_kinds(labels) != _label_kinds(corpus.read_annotations(score_ann)[1]):
+            continue
+        if corpus.skips_passage(times):  # a repeat not taken: the take is not the score played through
             continue
         length = float(times[-1])
         if row["folder"] not in best or length < best[row["folder"]][0]:
