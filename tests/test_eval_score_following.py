@@ -89,3 +89,17 @@ def test_methods_pool_their_beats_per_condition_and_over_all() -> None:
     table = esf.summary_table(figures).splitlines()
     want = ["soundfont online", "soundfont offline", "hardest online", "pooled online", "pooled offline"]
     assert [" ".join(r.split()[:2]) for r in table[1:]] == want
+
+
+def test_beats_on_a_note_are_told_from_beats_in_held_notes() -> None:
+    onsets = np.array([0.0, 0.49, 1.2, 2.0])
+    beats = np.array([0.0, 0.5, 1.0, 1.5, 2.03])
+    assert esf.played_beats(onsets, beats).tolist() == [True, True, False, False, True]
+    assert esf.played_beats(np.zeros(0), beats).tolist() == [False] * 5
+    rows = [{"condition": "c", "played": [True, True, False, False], "online": _scored([10.0, 70.0, 20.0, 90.0])}]
+    s = esf.summarise(rows, "online")
+    assert (s["within_50_played"], s["within_50_unplayed"], s["unplayed_share"]) == (50.0, 50.0, 50.0)
+    rows[0]["online"] = _scored([10.0, 20.0, 70.0, 90.0])
+    s = esf.summarise(rows, "online")
+    assert (s["within_50_played"], s["within_50_unplayed"]) == (100.0, 0.0)
+    assert "100.0/  0.0%" in esf.summary_table(esf.by_condition(rows, ["online"]))

@@ -19,7 +19,8 @@ Errors are measured on the take's time axis: at each annotated take beat, the sc
 that the method reports there, minus the true beat, times the take's local beat period.
 Reported per condition and pooled: beats within 50 / 100 / 300 ms, the median, the tracked
 share (30-s windows every 10 s, matcher.evaluation.tracking) and the seconds each method
-took. Methods: ``online`` (``follow``), ``offline`` (``compare``), ``mm_arzt``
+took; beside them the share within 50 ms at beats the performance plays a note on (within
+30 ms) and at beats in its held notes and rests, where ASAP's truth is itself interpolated. Methods: ``online`` (``follow``), ``offline`` (``compare``), ``mm_arzt``
 (pymatchmaker's Arzt OLTW on the same rendered score, audio to audio) and ``mm_hmm``
 (pymatchmaker's audio score HMM, ``outerhmm``, on the score MIDI itself), the last two when
 its venv exists (tools/baselines/setup_matchmaker.sh).

@@ -47,8 +47,12 @@ from . import conditions as cond
 from . import corpus, tracking
 from .baselines import matchmaker_takes
 from .corpus import DATA_ROOT as ASAP
+from .corpus_check import note_onsets
 
 WITHIN_MS = (50, 100, 300)
+#: A take beat within this of one of the performance's note onsets is played [s]; the
+#: others fall in held notes or rests, where ASAP's truth is itself interpolated.
+PLAYED_S = 0.03
 METHODS = ("online", "offline", "mm_arzt", "mm_hmm")
 #: The acoustic conditions of a full run: each plays the take on another instrument than the
 #: reference's FluidR3 piano (MuseScore General dry; TimGM6mb in a small room; TiMidity++ in a
@@ -118,6 +122,16 @@ def render_take(piece: ScorePiece, condition: str, cache: Path | None = None) ->
     out = corpus.audio_path(cache or corpus.cache_root(), perf, c)
     audio = cond.render(perf.midi, c, out, zlib.crc32(perf.name.encode()))
     return audio, piece.take_beats() * c.time_scale
+
+
+def played_beats(onsets: np.ndarray, beats: np.ndarray) -> np.ndarray:
+    """Whether a note onset [s] lies within :data:`PLAYED_S` of each beat [s] (bool per beat)."""
+    onsets = np.sort(np.asarray(onsets, np.float64))
+    if len(onsets) == 0:
+        return np.zeros(len(beats), np.bool_)
+    k = np.clip(np.searchsorted(onsets, beats), 1, max(len(onsets) - 1, 1))
+    near = np.minimum(np.abs(onsets[k] - beats), np.abs(onsets[k - 1] - beats))
+    return near <= PLAYED_S
 
 
 def beat_errors_ms(
@@ -235,11 +249,13 @@ def run_piece(
     # the annotated score beats in seconds of the rendering, through their quarter positions
     ref_beats = rendering_map.seconds(quarters_at(marks, score_beats + marks.lead_s))
     rows = []
+    played = [bool(v) for v in played_beats(note_onsets(piece.performance.midi), piece.take_beats())]
     takes = [render_take(piece, name, cache) for name in conditions]
     for name, (take_wav, take_beats) in zip(conditions, takes, strict=True):
         row: dict[str, Any] = {"piece": piece.name, "folder": piece.folder, "condition": name,
                                "beats": len(take_beats), "seconds": round(float(take_beats[-1]), 1),
-                               "tempo_qpm": tempo_qpm, "take_vs_marks": round(take_qpm / marks_qpm, 3)}  # fmt: skip
+                               "tempo_qpm": tempo_qpm, "take_vs_marks": round(take_qpm / marks_qpm, 3),
+                               "played": played}  # fmt: skip
         if "online" in methods:
             t0 = time.perf_counter()
             track = follow_blocks(ref, (b for b, _ in file_blocks(take_wav, config.sr)), params)
@@ -278,6 +294,13 @@ def summarise(rows: list[dict[str, Any]], method: str) -> dict[str, Any]:
     err = np.concatenate([r.errors for r in runs])
     out: dict[str, Any] = {f"within_{ms}": round(100.0 * float(np.mean(err <= ms)), 1) for ms in WITHIN_MS}
     out["median_ms"] = round(float(np.median(err)), 1)
+    if all("played" in r for r in rows if method in r):
+        # beats on a note against beats in held notes and rests (truth interpolated there)
+        played = np.concatenate([np.asarray(r["played"], np.bool_) for r in rows if method in r])
+        for key, mask in (("played", played), ("unplayed", ~played)):
+            share = float(np.mean(err[mask] <= 50)) if mask.any() else float("nan")
+            out[f"within_50_{key}"] = round(100.0 * share, 1)
+        out["unplayed_share"] = round(100.0 * float(np.mean(~played)), 1)
     out["tracked"] = round(100.0 * float(np.mean([r.tracked for r in runs])), 1)
     out["takes"] = len(runs)
     out["method_s"] = round(sum(r.seconds for r in runs), 1)
@@ -307,13 +330,15 @@ def piece_line(row: dict[str, Any]) -> str:
 
 
 def summary_table(figures: dict[str, dict[str, dict[str, Any]]]) -> str:
-    """:func:`by_condition` figures, a row per condition and method."""
+    """:func:`by_condition` figures, a row per condition and method; ``played/unplayed``: the
+    share within 50 ms at beats on a note and at beats in held notes or rests."""
     lines = [f"{'condition':<12}{'method':<9}{'<=50 ms':>8} {'<=100 ms':>9} {'<=300 ms':>9} {'median':>8} "
-             f"{'tracked':>8} {'takes':>6} {'time':>7}"]  # fmt: skip
+             f"{'tracked':>8} {'takes':>6} {'time':>7}  <=50 played/unplayed"]  # fmt: skip
     for name, methods in figures.items():
         for method, s in methods.items():
+            split = f"  {s['within_50_played']:5.1f}/{s['within_50_unplayed']:5.1f}%" if "within_50_played" in s else ""
             lines.append(
                 f"{name:<12}{method:<9}{s['within_50']:7.1f}% {s['within_100']:8.1f}% {s['within_300']:8.1f}% "
-                f"{s['median_ms']:6.1f}ms {s['tracked']:7.1f}% {s['takes']:6d} {s['method_s']:6.0f}s"
+                f"{s['median_ms']:6.1f}ms {s['tracked']:7.1f}% {s['takes']:6d} {s['method_s']:6.0f}s{split}"
             )
     return "\n".join(lines)
