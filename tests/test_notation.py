@@ -19,6 +19,7 @@ import pytest
 
 from matcher import Config, InputFileError, ParameterError, ReferenceStore, YinModel, build_reference, compare
 from matcher.align import onset_peaks
+from matcher.follow import Follower, FollowParams
 from matcher.notation import (
     ScoreInfo,
     TempoMap,
@@ -415,6 +416,9 @@ def test_rendered_score_has_onsets_where_the_notes_are(
     plain = dataclasses.replace(ref, name="plain", score=None)
     store.add(plain)
     assert store.load("plain").score is None
+    # a far move needs more evidence against a score's rendering than against a recording
+    assert Follower(back).params == FollowParams.for_score() != FollowParams()
+    assert Follower(store.load("plain")).params == FollowParams()
 
 
 @needs_fluidsynth

@@ -20,7 +20,8 @@ that the method reports there, minus the true beat, times the take's local beat 
 Reported per condition and pooled: beats within 50 / 100 / 300 ms, the median, the tracked
 share (30-s windows every 10 s, matcher.evaluation.tracking) and the seconds each method
 took; beside them the share within 50 ms at beats the performance plays a note on (within
-30 ms) and at beats in its held notes and rests, where ASAP's truth is itself interpolated. Methods: ``online`` (``follow``), ``offline`` (``compare``), ``mm_arzt``
+30 ms) and at beats in its held notes and rests, where ASAP's truth is itself interpolated.
+Methods: ``online`` (``follow``), ``offline`` (``compare``), ``mm_arzt``
 (pymatchmaker's Arzt OLTW on the same rendered score, audio to audio) and ``mm_hmm``
 (pymatchmaker's audio score HMM, ``outerhmm``, on the score MIDI itself), the last two when
 its venv exists (tools/baselines/setup_matchmaker.sh).
@@ -62,6 +63,7 @@ from matcher.evaluation.score_following import (
     summary_table,
 )
 from matcher.features import NoPitch, YinModel
+from matcher.follow import FollowParams
 from matcher.notation.render import Rendering
 
 
@@ -112,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_pitch and set(methods) != {"online"}:
         ap.error("--no-pitch is for --methods online only")
     model = NoPitch(config) if args.no_pitch else YinModel(config)
-    params = follow_params(args.param)
+    params = follow_params(args.param, FollowParams.for_score())
     rendering = Rendering() if args.speed is None else Rendering(speed=args.speed)
     print(f"{args.split}: {len(pieces)} pieces, conditions {', '.join(args.conditions)}, methods {', '.join(methods)}, "
           f"tempo {'player' if args.player_tempo else 'marks'}, {rendering}", flush=True)  # fmt: skip

@@ -12,15 +12,16 @@ from typing import Any
 from ..follow import FollowParams
 
 
-def follow_params(settings: list[str]) -> FollowParams:
-    """:class:`matcher.follow.FollowParams` with ``NAME=VALUE`` settings (numbers) over the defaults.
+def follow_params(settings: list[str], defaults: FollowParams | None = None) -> FollowParams:
+    """:class:`matcher.follow.FollowParams` with ``NAME=VALUE`` settings (numbers) over
+    ``defaults`` (default ``FollowParams()``).
 
     Raises
     ------
     SystemExit
         A setting that is not ``NAME=VALUE`` with NAME a FollowParams field (the message names it).
     """
-    defaults = FollowParams()
+    defaults = defaults or FollowParams()
     values = {}
     for item in settings:
         name, _, value = item.partition("=")

@@ -217,7 +217,7 @@ def run_piece(
 
     ``at_player_tempo``: the score rendered at the take's mean tempo (as a player's
     ``--tempo``) instead of its tempo marks. The pymatchmaker methods need ``mm_python``;
-    ``params``: the follower's settings (default ``FollowParams()``); ``rendering``: how the
+    ``params``: the follower's settings (default ``FollowParams.for_score()``); ``rendering``: how the
     score is played (default :class:`matcher.notation.render.Rendering`).
 
     Returns

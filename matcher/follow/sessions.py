@@ -48,7 +48,7 @@ class SessionGroup:
     ) -> None:
         self.reference = reference
         self.config = reference.config
-        self.params = params or FollowParams()
+        self.params = params or FollowParams.for_reference(reference)
         self.weights = weights or CostWeights()
         p = self.params
         self.prepared = PreparedReference.build(reference, self.weights, p.hold_penalty, p.hold_floor)
