@@ -24,10 +24,12 @@ from .costs import CostWeights, cost_vectors
 from .jsonl import jsonl
 from .prepared import SILENCE_DB, PreparedReference
 
-#: ``relock_evidence`` against a score (measured on dev scores, every 8th piece: 55.0 -> 60.5 %
-#: of beats within 50 ms, 38 -> 43 % of pieces tracked). Recordings keep 4: there 6 gained
-#: nothing on the dev corpus and took the median re-lock after a jump from 1.9 to 3.4 s.
+#: ``relock_evidence`` and ``relock_confirm_s`` against a score (measured on dev scores, every
+#: 8th piece: 55.0 -> 60.5 % of beats within 50 ms and 38 -> 43 % of pieces tracked with the
+#: evidence, 62.0 % and 76 % with the confirmation too). Recordings keep 4 and 0.3 s: there 6
+#: gained nothing on the dev corpus and took the median re-lock after a jump from 1.9 to 3.4 s.
 SCORE_RELOCK_EVIDENCE = 6.0
+SCORE_RELOCK_CONFIRM_S = 1.0
 
 STATE_FOLLOWING = "following"
 STATE_LOST = "lost"
@@ -71,6 +73,7 @@ class FollowParams:
     relock_spread_s : float >= 0 [s]  after a move the band's paths may begin this far either
                                       side of the place found (the search is coarse)
     relock_confirm_s : float > 0 [s]  how long the same far place must stay the best
+                                      (against a score: :data:`SCORE_RELOCK_CONFIRM_S`)
     level_up_db, level_down_db : float >= 0 [dB per frame]
                                       steps of the take's loudness tracker (a running 90th
                                       percentile of its frame levels)
@@ -126,10 +129,11 @@ class FollowParams:
     @classmethod
     def for_score(cls) -> FollowParams:
         """The defaults against a score's rendering: a far move needs
-        :data:`SCORE_RELOCK_EVIDENCE` (a rendering plays its repeats and recapitulations
+        :data:`SCORE_RELOCK_EVIDENCE`, and the far place must stay the best for
+        :data:`SCORE_RELOCK_CONFIRM_S` (a rendering plays its repeats and recapitulations
         alike to the sample, and a player's timbre, pedal and dynamics differ from it more
         than another recording's do, so far places gather chance evidence faster)."""
-        return cls(relock_evidence=SCORE_RELOCK_EVIDENCE)
+        return cls(relock_evidence=SCORE_RELOCK_EVIDENCE, relock_confirm_s=SCORE_RELOCK_CONFIRM_S)
 
     @classmethod
     def for_reference(cls, reference: Reference) -> FollowParams:
