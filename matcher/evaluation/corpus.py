@@ -81,10 +81,6 @@ class Performance:
         """Annotated beat times [s of the MIDI file] and their labels, in playing order."""
         return read_annotations(self.annotations)
 
-    def plays_every_beat(self) -> bool:
-        """False when the performer skipped a passage (see :func:`skips_passage`)."""
-        return not skips_passage(self.beats()[0])
-
 
 @dataclass(frozen=True)
 class Pair:
@@ -167,7 +163,7 @@ def make_pairs(
 ) -> list[Pair]:
     """Seeded pairs of same-folder performances with identical label sequences.
 
-    Performances that skipped a passage (:meth:`Performance.plays_every_beat`) are left
+    Performances that skipped a passage (:func:`skips_passage`) are left
     out. Within a folder, performances are grouped by their label sequence; every unordered
     pair of a group is a candidate. Candidates are shuffled with :func:`folder_rng`, then
     taken in that order preferring pairs whose performances are not yet used (so three
@@ -195,13 +191,15 @@ def make_pairs(
         raise ValueError(f"cap must be >= 1 pairs per folder, got {cap}")
     folders: dict[str, list[Performance]] = {}
     for p in performances:
-        if p.split == split and p.plays_every_beat():
+        if p.split == split:
             folders.setdefault(p.folder, []).append(p)
     out: list[Pair] = []
     for folder in sorted(folders):
         groups: dict[tuple[str, ...], list[Performance]] = {}
         for p in sorted(folders[folder], key=lambda q: q.midi.name):
-            groups.setdefault(p.beats()[1], []).append(p)
+            times, labels = p.beats()
+            if not skips_passage(times):
+                groups.setdefault(labels, []).append(p)
         candidates = [c for g in groups.values() if len(g) > 1 for c in itertools.combinations(g, 2)]
         if not candidates:
             continue

@@ -26,8 +26,9 @@ from .prepared import SILENCE_DB, PreparedReference
 
 #: ``relock_evidence`` and ``relock_confirm_s`` against a score (measured on dev scores, every
 #: 8th piece: 55.0 -> 60.5 % of beats within 50 ms and 38 -> 43 % of pieces tracked with the
-#: evidence, 62.0 % and 76 % with the confirmation too). Recordings keep 4 and 0.3 s: there 6
-#: gained nothing on the dev corpus and took the median re-lock after a jump from 1.9 to 3.4 s.
+#: evidence, 62.0 % and 76 % with the confirmation too), at the price of slower re-locks after
+#: a jump (dev recordings, median: 1.9 s, 3.4 s with the evidence, 5.4 s with both).
+#: Recordings keep 4 and 0.3 s: there 6 gained nothing on the dev corpus.
 SCORE_RELOCK_EVIDENCE = 6.0
 SCORE_RELOCK_CONFIRM_S = 1.0
 
