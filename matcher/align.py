@@ -85,6 +85,10 @@ class AlignParams:
         50-120 ms and the other plays at once are paired at their mean (see
         :func:`onset_anchored`). None turns this off.
     weights : AlignWeights
+    score_passes : {1, 2}
+        Against a score (a reference with a ``ScoreInfo``), :func:`matcher.compare.compare`
+        aligns again to the score rendered at the tempo the first pass found
+        (:mod:`matcher.notation.realign`); 1 keeps the first pass.
     """
 
     method: str = "auto"
@@ -98,8 +102,11 @@ class AlignParams:
     onset_anchors: float | None = 1.0
     spread_chords: float | None = 2.0
     weights: AlignWeights = field(default_factory=AlignWeights)
+    score_passes: int = 2
 
     def __post_init__(self) -> None:
+        if self.score_passes not in (1, 2):
+            raise ParameterError(f"score_passes must be 1 or 2, got {self.score_passes!r}")
         if self.method not in METHODS:
             raise ParameterError(f"unknown alignment method {self.method!r}; choose one of {', '.join(METHODS)}")
         if self.method == "banded" and self.step_pattern not in BANDED_PATTERNS:

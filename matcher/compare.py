@@ -325,6 +325,11 @@ def compare(
     beats = beats if beats is not None else a.beats
     params = params or AlignParams()
     alignment = align_frames(a.frames, b.frames, a.config, params)
+    passes = None
+    if a.score is not None and params.score_passes > 1:
+        from .notation.realign import realign
+
+        alignment, passes = realign(a, b, alignment, params)
     fs = a.config.frame_seconds
 
     # Overall tempo over A's audible span inside the aligned range.
@@ -395,7 +400,11 @@ def compare(
         passages=passages,
         pitch=pitch,
         beats_per_bar=beats.beats_per_bar,
-        meta={"beats_source": beats.source, "audible_a": [round(s0, 3), round(s1, 3)]},
+        meta={
+            "beats_source": beats.source,
+            "audible_a": [round(s0, 3), round(s1, 3)],
+            **({"score_alignment": passes} if passes is not None else {}),
+        },
         pauses=pauses,
     )
 

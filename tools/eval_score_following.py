@@ -47,7 +47,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from matcher import Config
+from matcher import AlignParams, Config
 from matcher.evaluation import conditions as cond
 from matcher.evaluation.baselines import MATCHMAKER_PYTHON
 from matcher.evaluation.params import add_param_option, follow_params
@@ -94,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         help="render each score at its take's mean tempo (as with --tempo) instead of its tempo marks",
     )
     ap.add_argument("--speed", type=float, help="the score's tempo times this (default: Rendering's)")
+    ap.add_argument(
+        "--score-passes", type=int, choices=(1, 2), default=AlignParams().score_passes,
+        help="offline: align once, or again at the tempo found (AlignParams.score_passes; default %(default)s)",
+    )  # fmt: skip
     add_param_option(ap)
     args = ap.parse_args(argv)
     if not (ASAP / "metadata.csv").exists():
@@ -125,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             mine = run_piece(
                 piece, args.conditions, methods, config, model, Path(tmp), mm_python,
                 at_player_tempo=args.player_tempo, params=params, rendering=rendering,
+                align=AlignParams(score_passes=args.score_passes),
             )  # fmt: skip
         rows += mine
         if args.per_piece:

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from ..align import AlignParams
 from ..audio import file_blocks
 from ..compare import compare
 from ..config import Config
@@ -211,6 +212,7 @@ def run_piece(
     cache: Path | None = None,
     params: FollowParams | None = None,
     rendering: Rendering | None = None,
+    align: AlignParams | None = None,
 ) -> list[dict[str, Any]]:
     """One piece: its score rendered once (in ``folder``), then every method on its take
     under every condition.
@@ -218,7 +220,8 @@ def run_piece(
     ``at_player_tempo``: the score rendered at the take's mean tempo (as a player's
     ``--tempo``) instead of its tempo marks. The pymatchmaker methods need ``mm_python``;
     ``params``: the follower's settings (default ``FollowParams.for_score()``); ``rendering``: how the
-    score is played (default :class:`matcher.notation.render.Rendering`).
+    score is played (default :class:`matcher.notation.render.Rendering`); ``align``: the
+    offline method's settings (default ``AlignParams()``: two passes).
 
     Returns
     -------
@@ -262,7 +265,7 @@ def run_piece(
             row["online"] = _scored(take_beats, ref_beats, track.t, track.ref_t, time.perf_counter() - t0)
         if "offline" in methods:
             t0 = time.perf_counter()
-            alignment = compare(ref, build_reference(take_wav, config, model, "take", track=False)).alignment
+            alignment = compare(ref, build_reference(take_wav, config, model, "take", track=False), align).alignment
             row["offline"] = _scored(take_beats, ref_beats, alignment.b_t, alignment.a_t, time.perf_counter() - t0)
         rows.append(row)
     wavs = [w for w, _ in takes]
