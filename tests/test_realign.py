@@ -12,7 +12,7 @@ import pytest
 from matcher import AlignParams, Config, ParameterError, YinModel, build_reference, compare
 from matcher.align import Alignment
 from matcher.notation import TempoMap, build_score_reference, read_score, render_audio
-from matcher.notation.realign import played_tempo, quarters_of, reference_seconds
+from matcher.notation.realign import played_tempo, reference_seconds
 from tests.test_notation import pickup_score
 
 needs_fluidsynth = pytest.mark.skipif(shutil.which("fluidsynth") is None, reason="fluidsynth program not installed")
@@ -43,10 +43,10 @@ def test_played_tempo_reads_the_players_tempo_from_the_path(pickup_file: Path) -
     assert np.all(np.isfinite(stalled.qpm)) and stalled.qpm.max() <= 1000.0
 
 
-def test_quarters_of_inverts_a_tempo_map_beyond_its_marks_too() -> None:
+def test_tempo_map_quarters_inverts_seconds_beyond_its_marks_too() -> None:
     tempo = TempoMap(np.array([0.0, 4.0, 10.0]), np.array([60.0, 150.0, 40.0]), lead_s=0.5)
     q = np.array([-1.0, 0.0, 2.5, 4.0, 7.0, 10.0, 30.0])
-    np.testing.assert_allclose(quarters_of(tempo, tempo.seconds(q)), q, atol=1e-9)
+    np.testing.assert_allclose(tempo.quarters(tempo.seconds(q)), q, atol=1e-9)
 
 
 def test_reference_seconds_goes_through_the_scores_beats_and_notes(pickup_file: Path) -> None:

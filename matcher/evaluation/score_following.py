@@ -163,20 +163,11 @@ def beat_errors_ms(
     return np.abs(beat - k) * period * 1000.0, period * 1000.0
 
 
-def quarters_at(tempo: TempoMap, seconds: np.ndarray) -> np.ndarray:
-    """The inverse of :meth:`TempoMap.seconds`: quarter positions at ``seconds`` [s of the rendering]."""
-    spq = 60.0 / tempo.qpm
-    starts = tempo.lead_s + np.r_[0.0, np.cumsum(np.diff(tempo.q) * spq[:-1])]
-    s = np.asarray(seconds, np.float64)
-    k = np.clip(np.searchsorted(starts, s, side="right") - 1, 0, len(starts) - 1)
-    return tempo.q[k] + (s - starts[k]) / spq[k]
-
-
 def player_qpm(marks: TempoMap, score_beats: np.ndarray, take_beats: np.ndarray) -> float:
     """The take's mean tempo [quarter notes per minute]: what a player would give as ``--tempo``.
 
     ``score_beats`` are in seconds of the score MIDI (its tempo marks, no lead-in)."""
-    q = quarters_at(marks, score_beats + marks.lead_s)
+    q = marks.quarters(score_beats + marks.lead_s)
     return float(60.0 * (q[-1] - q[0]) / (take_beats[-1] - take_beats[0]))
 
 
@@ -250,7 +241,7 @@ def run_piece(
     rendering_map = marks if tempo_qpm is None else TempoMap(np.zeros(1), np.array([tempo_qpm]))
     rendering_map = rendering_map.scaled((rendering or Rendering()).speed)
     # the annotated score beats in seconds of the rendering, through their quarter positions
-    ref_beats = rendering_map.seconds(quarters_at(marks, score_beats + marks.lead_s))
+    ref_beats = rendering_map.seconds(marks.quarters(score_beats + marks.lead_s))
     rows = []
     played = [bool(v) for v in played_beats(note_onsets(piece.performance.midi), piece.take_beats())]
     takes = [render_take(piece, name, cache) for name in conditions]

@@ -61,13 +61,6 @@ def _extrapolated(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
     return y
 
 
-def quarters_of(tempo: TempoMap, seconds: np.ndarray) -> np.ndarray:
-    """Quarter positions at ``seconds`` of a rendering timed by ``tempo`` (the inverse of
-    :meth:`TempoMap.seconds`, continued at the first and last tempo beyond the marks)."""
-    q = np.r_[tempo.q, tempo.q[-1] + 1.0]
-    return _extrapolated(np.asarray(seconds, np.float64), tempo.seconds(q), q)
-
-
 def reference_seconds(info: ScoreInfo, q: np.ndarray) -> np.ndarray:
     """Seconds of the reference's own rendering at quarter positions ``q``, through its
     beats and note onsets (the tempo changes at one of them)."""
@@ -125,7 +118,7 @@ def realign(reference: Reference, take: Reference, first: Alignment, params: Ali
     except MatcherError as exc:
         return first, f"1 pass: {exc}"
     second = align_frames(played.frames, take.frames, reference.config, params)
-    to_ref_t = reference_seconds(info, quarters_of(tempo, second.a_t))
+    to_ref_t = reference_seconds(info, tempo.quarters(second.a_t))
     # Strictly increasing like any path's A times (rounding at the ends could tie them).
     to_ref_t = np.maximum.accumulate(to_ref_t)
     keep = np.r_[True, np.diff(to_ref_t) > 0]

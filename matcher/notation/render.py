@@ -104,6 +104,15 @@ class TempoMap:
         k = np.clip(np.searchsorted(self.q, q, side="right") - 1, 0, len(self.q) - 1)
         return self.lead_s + starts[k] + (q - self.q[k]) * spq[k]
 
+    def quarters(self, seconds: np.ndarray | float) -> np.ndarray:
+        """Quarter positions at ``seconds`` [s] of the rendering: the inverse of
+        :meth:`seconds`, continued at the first and last tempo beyond the marks."""
+        spq = 60.0 / self.qpm
+        starts = self.lead_s + np.r_[0.0, np.cumsum(np.diff(self.q) * spq[:-1])]
+        s = np.asarray(seconds, np.float64)
+        k = np.clip(np.searchsorted(starts, s, side="right") - 1, 0, len(starts) - 1)
+        return self.q[k] + (s - starts[k]) / spq[k]
+
 
 def find_soundfont(soundfont: str | os.PathLike | None = None) -> Path:
     """The soundfont to render with: ``soundfont``, else ``$MATCHER_SOUNDFONT``, else the
