@@ -221,6 +221,34 @@ def test_render_keeps_midi_time_zero(tmp_path: Path, name: str) -> None:
     assert len(y) / sr >= 1.8 * c.time_scale
 
 
+@pytest.mark.skipif(bool(cond.missing_tools()), reason="fluidsynth/timidity/sox or soundfonts absent")
+def test_renders_of_one_take_at_once_both_finish(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two evaluations rendering the same take into the cache at once: each writes a
+    temporary file of its own (with a shared one, the second rename found it gone)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import soundfile as sf
+
+    midi = tmp_path / "x.mid"
+    _tiny_midi(midi)
+    out = tmp_path / "cache" / "clean.flac"
+    both_written = threading.Barrier(2, timeout=60)
+    write = sf.write
+
+    def write_then_wait(*args: object, **kwargs: object) -> None:
+        write(*args, **kwargs)
+        both_written.wait()  # neither renames before both have written
+
+    monkeypatch.setattr(cond.sf, "write", write_then_wait)
+    with ThreadPoolExecutor(2) as pool:
+        done = list(pool.map(lambda _: cond.render(midi, cond.CONDITIONS["clean"], out), range(2)))
+    assert done == [out, out]
+    y, sr = sf.read(out)
+    assert sr == cond.SR and len(y) > sr
+    assert sorted(p.name for p in out.parent.iterdir()) == ["clean.flac"]
+
+
 @pytest.mark.skipif(shutil.which("sox") is None, reason="sox absent")
 def test_sox_effects_keep_the_length() -> None:
     dry = _tone(1.0)

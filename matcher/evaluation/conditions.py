@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from ..atomic import write_atomic
+
 SR = 22050  # corpus audio rate [Hz], mono
 PEAK = 0.5  # every render is scaled to this peak before noise and level [full scale]
 FLUIDR3 = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
@@ -239,7 +241,8 @@ def render(midi: Path, condition: Condition, out: Path, seed: int = 0) -> Path:
     if np.max(np.abs(y)) >= 1.0:
         raise RuntimeError(f"{midi} under {condition.name} clips (peak {np.max(np.abs(y)):.2f})")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".part.flac")
-    sf.write(tmp, y.astype(np.float32), SR, subtype="PCM_24")
-    tmp.replace(out)
+    # A temporary file of its own: two evaluations rendering the same take at once each
+    # write theirs, and the second rename replaces the first's identical file.
+    audio = y.astype(np.float32)
+    write_atomic(out, lambda fh: sf.write(fh, audio, SR, subtype="PCM_24", format="FLAC"))
     return out
