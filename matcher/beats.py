@@ -102,13 +102,17 @@ def _interp_extrap(x: np.ndarray | float, xp: np.ndarray, fp: np.ndarray) -> np.
         return np.full(np.shape(x), np.nan) if np.ndim(x) else float("nan")
     if len(xp) == 1:
         return np.full(np.shape(x), fp[0]) if np.ndim(x) else float(fp[0])
+    scalar = not np.ndim(x)
+    x = np.atleast_1d(np.asarray(x, np.float64))
     y = np.interp(x, xp, fp)
-    # Continue the first and last beat intervals' rate beyond the annotated range.
-    lo = (fp[1] - fp[0]) / (xp[1] - xp[0])
-    hi = (fp[-1] - fp[-2]) / (xp[-1] - xp[-2])
-    y = np.where(np.asarray(x) < xp[0], fp[0] + (np.asarray(x) - xp[0]) * lo, y)
-    y = np.where(np.asarray(x) > xp[-1], fp[-1] + (np.asarray(x) - xp[-1]) * hi, y)
-    return y if np.ndim(x) else float(y)
+    # Continue the first and last beat intervals' rate beyond the annotated range (a live
+    # session asks for a frame or two at a time: only the rare frames outside are touched).
+    below, above = x < xp[0], x > xp[-1]
+    if below.any():
+        y[below] = fp[0] + (x[below] - xp[0]) * ((fp[1] - fp[0]) / (xp[1] - xp[0]))
+    if above.any():
+        y[above] = fp[-1] + (x[above] - xp[-1]) * ((fp[-1] - fp[-2]) / (xp[-1] - xp[-2]))
+    return float(y[0]) if scalar else y
 
 
 #: Onset envelopes longer than this [frames] have their tempo estimated from a tempogram

@@ -437,11 +437,16 @@ class Follower:
         take = np.ascontiguousarray(cost_vectors(replace(frames, db=db), self.weights, 1.0))
         return self.steps_vectors(take, active)
 
-    def take_activity(self, db: np.ndarray, chroma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def take_activity(
+        self, db: np.ndarray, chroma: np.ndarray, noise: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The take's frame levels brought to the reference's loudness
         (:meth:`take_levels`) and where the player plays: above the level gate and not
-        room noise (:mod:`matcher.follow.activity`); the chroma's flatness judged once."""
-        noise = noise_like(chroma)
+        room noise (:mod:`matcher.follow.activity`); the chroma's flatness judged once
+        (``noise``: :func:`~matcher.follow.activity.noise_like` of ``chroma`` when the
+        caller has it: a group of sessions judges all its frames at once)."""
+        if noise is None:
+            noise = noise_like(chroma)
         db = self.take_levels(db, noise)
         return db, playing(db, noise, self.config.gate_db, self.prepared.loud_db)
 
@@ -458,7 +463,7 @@ class Follower:
         track = K.track_level(
             levels, noise, self._level, p.level_up_db, p.level_down_db, SILENCE_DB, NOISE_BELOW_LOUD_DB
         )
-        offset = np.clip(self.prepared.loud_db - track, -p.level_range_db, p.level_range_db)
+        offset = np.minimum(np.maximum(self.prepared.loud_db - track, -p.level_range_db), p.level_range_db)
         return (db + offset).astype(np.float32)
 
     def steps_vectors(self, take: np.ndarray, active: np.ndarray) -> Track:
@@ -484,7 +489,8 @@ class Follower:
         t = frame * self.frame_s + self.lookahead_s
         # Extrapolate over the look-ahead (the frame's centre is lookahead_s before t), and
         # never back while following: only a jump of the position itself moves back.
-        ref_t = np.clip(pos * self.frame_s + tempo * self.lookahead_s, 0.0, self.reference.duration)
+        # (np.minimum/np.maximum: np.clip's dispatch costs more than the frame or two a live hop has)
+        ref_t = np.minimum(np.maximum(pos * self.frame_s + tempo * self.lookahead_s, 0.0), self.reference.duration)
         self._last = K.no_backwards(pos, ref_t, self._last)
         beats = self.reference.beats
         return Track(
@@ -493,7 +499,7 @@ class Follower:
             beat=np.asarray(beats.beat_at(ref_t), float),
             bar=np.asarray(beats.bar_at(ref_t), float),
             tempo_ratio=tempo,
-            confidence=np.clip(quality, 0.0, 1.0),
+            confidence=np.minimum(np.maximum(quality, 0.0), 1.0),
             lost=(quality < self.params.lost_below) | (doubt >= self.params.lost_doubt),
             frame=frame,
             paused=paused,

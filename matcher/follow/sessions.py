@@ -20,6 +20,7 @@ import numpy as np
 from ..features import Frames
 from ..features.spectral import SpectralStream, spectral_features, spectral_tables
 from ..reference import Reference
+from .activity import noise_like
 from .costs import CostWeights, cost_vectors
 from .follower import Follower, FollowParams, Track
 from .prepared import PreparedReference
@@ -105,10 +106,14 @@ class SessionGroup:
         if not ready:
             return {}
         parts = spectral_features(self.tables, [(self._sessions[session][0], w) for session, w in ready])
-        # Each session's levels brought to the reference's loudness by its own tracker.
-        playing = []
+        # Room noise judged for every session's frames at once; each session's levels
+        # brought to the reference's loudness by its own tracker.
+        noise = noise_like(np.concatenate([part["chroma"] for part in parts]))
+        playing, first = [], 0
         for (session, _), part in zip(ready, parts, strict=True):
-            part["db"], active = self._sessions[session][1].take_activity(part["db"], part["chroma"])
+            own = noise[first : first + len(part["db"])]
+            first += len(part["db"])
+            part["db"], active = self._sessions[session][1].take_activity(part["db"], part["chroma"], own)
             playing.append(active)
         spec = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
         n = len(spec["db"])
