@@ -65,11 +65,11 @@ class Beats:
 
     def beat_at(self, ref_t: np.ndarray | float) -> np.ndarray | float:
         """Fractional beat number at reference time(s) [s], extrapolated at the ends."""
-        return _interp_extrap(ref_t, self.times, self.numbers)
+        return interp_extrapolated(ref_t, self.times, self.numbers)
 
     def bar_at(self, ref_t: np.ndarray | float) -> np.ndarray | float:
         """Fractional bar number at reference time(s) [s] (bar 1 starts at 1.0)."""
-        return _interp_extrap(ref_t, self.times, self.bars)
+        return interp_extrapolated(ref_t, self.times, self.bars)
 
     def tempo_bpm(self) -> float:
         """Median tempo [beats per minute] from the beat intervals (NaN with < 2 beats).
@@ -97,7 +97,9 @@ class Beats:
         )
 
 
-def _interp_extrap(x: np.ndarray | float, xp: np.ndarray, fp: np.ndarray) -> np.ndarray | float:
+def interp_extrapolated(x: np.ndarray | float, xp: np.ndarray, fp: np.ndarray) -> np.ndarray | float:
+    """``np.interp(x, xp, fp)`` continued beyond both ends at the first and last
+    intervals' rates (NaN without points, the one value with one)."""
     if len(xp) == 0:
         return np.full(np.shape(x), np.nan) if np.ndim(x) else float("nan")
     if len(xp) == 1:

@@ -3,7 +3,6 @@ the first pass, the way back to the reference's time axis, and compare() doing i
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +12,7 @@ from matcher import AlignParams, Config, ParameterError, YinModel, build_referen
 from matcher.align import Alignment
 from matcher.notation import TempoMap, build_score_reference, read_score, render_audio
 from matcher.notation.realign import played_tempo, reference_seconds
-from tests.test_notation import pickup_score
-
-needs_fluidsynth = pytest.mark.skipif(shutil.which("fluidsynth") is None, reason="fluidsynth program not installed")
+from tests.test_notation import needs_fluidsynth, pickup_score
 
 
 @pytest.fixture

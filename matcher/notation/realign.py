@@ -23,6 +23,7 @@ import numpy as np
 
 from ..align import Alignment, AlignParams, align_frames
 from ..audio import file_sha256
+from ..beats import interp_extrapolated
 from ..errors import MatcherError
 from ..reference import Reference
 from .info import ScoreInfo
@@ -51,23 +52,13 @@ def played_tempo(info: ScoreInfo, alignment: Alignment, every: int = SEGMENT_BEA
     return TempoMap(starts, qpm)
 
 
-def _extrapolated(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
-    """Piecewise-linear ``fp(xp)`` at ``x``, continued beyond both ends with the end slopes."""
-    y = np.interp(x, xp, fp)
-    if len(xp) >= 2:
-        lo, hi = x < xp[0], x > xp[-1]
-        y[lo] = fp[0] + (x[lo] - xp[0]) * (fp[1] - fp[0]) / (xp[1] - xp[0])
-        y[hi] = fp[-1] + (x[hi] - xp[-1]) * (fp[-1] - fp[-2]) / (xp[-1] - xp[-2])
-    return y
-
-
 def reference_seconds(info: ScoreInfo, q: np.ndarray) -> np.ndarray:
     """Seconds of the reference's own rendering at quarter positions ``q``, through its
     beats and note onsets (the tempo changes at one of them)."""
     qs = np.r_[info.beat_q, info.note_q]
     ts = np.r_[info.beat_t, info.note_t]
     qs, first = np.unique(qs, return_index=True)
-    return _extrapolated(np.asarray(q, np.float64), qs, ts[first])
+    return np.asarray(interp_extrapolated(np.asarray(q, np.float64), qs, ts[first]))
 
 
 def _mapped(alignment: Alignment, to_ref_t: np.ndarray, n_ref: int) -> Alignment:
