@@ -10,7 +10,11 @@ windows every 10 s; false moves per hour):
 * ``compare`` — ``matcher.compare.compare(reference, take)`` offline (its alignment path);
 * ``arzt``    — pymatchmaker 0.3.0's Arzt OLTW (chroma), through tools/baselines/
   run_matchmaker.py in its own venv (tools/baselines/setup_matchmaker.sh); skipped with a
-  note when that venv is absent.
+  note when that venv is absent;
+* ``causal``  — the causal bound of the follower's costs (matcher/evaluation/causal.py):
+  the argmin of each column of a full, unbanded DTW of the take's streaming vectors
+  against the whole reference; no band to lose, no re-lock, no tempo model; unedited
+  takes only, and slow on long pieces, so only when asked.
 
 ``--jumps``: tools/eval_jumps.py's scenarios (restart, back, forward, drop) on the corpus
 pairs (re-lock time, locatable share); ``--pauses``: 5-s pauses of pink room noise 20 dB
@@ -21,7 +25,7 @@ percussion`` runs the synthetic percussion pieces under the same conditions. Rep
 ``--split validation``; tune on ``dev`` only.
 
     .venv/bin/python tools/eval_corpus.py --split dev|validation [--set asap|percussion] [--quick] [--conditions ...]
-        [--methods follow compare arzt] [--jumps] [--pauses] [--per-pair] [--json OUT] [--param NAME=VALUE]
+        [--methods follow compare arzt causal] [--jumps] [--pauses] [--per-pair] [--json OUT] [--param NAME=VALUE]
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ from matcher.evaluation.params import add_json_option, add_param_option, follow_
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_arguments(parser)
-    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=[m for m in METHODS if m != "causal"])
     parser.add_argument("--jumps", action="store_true", help="jump scenarios on the pairs (follower)")
     parser.add_argument("--pauses", action="store_true", help="5-s pauses in pink room noise 20 dB below (follower)")
     parser.add_argument("--places", type=int, default=1, help="edits per kind and take (default 1)")

@@ -24,12 +24,13 @@ from ..follow import FollowParams, follow_blocks
 from ..reference import Reference, build_reference
 from . import baselines, corpus, tracking
 from . import conditions as cond
+from .causal import run_causal
 from .data import Case
 from .jump_runs import Piece, run_piece, tables
 from .report import jump_table
 from .truth import TruthMap
 
-METHODS = ("follow", "compare", "arzt")
+METHODS = ("follow", "compare", "arzt", "causal")
 PAUSE_DB = -20.0  # room noise in the corpus pauses, relative to the take's RMS [dB] (issue 12)
 
 
@@ -182,6 +183,8 @@ def run_pairs(
                     t, ref_t = run_follow(ref, r.take_audio, params)
                 elif method == "compare":
                     t, ref_t = run_compare(ref, r.take_audio, config)
+                elif method == "causal":
+                    t, ref_t = run_causal(ref, r.take_audio, params)
                 else:
                     t, ref_t = run_arzt(r.ref_audio, r.take_audio)
                 spent = time.perf_counter() - t0

@@ -426,6 +426,23 @@ def _relock(target, D, istate, fstate, params, n_ref):
 
 
 @njit(cache=True)
+def scale_take_frame(frame, n_flux, fstate, params, x):
+    """The take frame's cost vector as the band compares it, into ``x``: flux columns
+    divided by the take's running flux scale (causal: the mean flux norm over its audible
+    frames so far, carried in ``fstate``), which this frame updates."""
+    norm = 0.0
+    for k in range(n_flux):
+        norm += frame[k] * frame[k]
+    norm = np.sqrt(norm)
+    if norm > params[P_AUDIBLE_NORM] * fstate[S_SCALE_SUM] / fstate[S_SCALE_N]:
+        fstate[S_SCALE_SUM] += norm
+        fstate[S_SCALE_N] += 1.0
+    scale = fstate[S_SCALE_SUM] / fstate[S_SCALE_N]
+    for k in range(frame.shape[0]):
+        x[k] = frame[k] / scale if k < n_flux else frame[k]
+
+
+@njit(cache=True)
 def follow_chunk(
     ref, ref_hold, ref_active, ref_coarse, take, take_active, n_flux,
     D, Dn, D_snap, cost, hist_j, hist_p, glob, y, pooled,
@@ -482,17 +499,7 @@ def follow_chunk(
         here = min(max(int(fstate[S_POS] + 0.5), 0), n_ref - 1)
         # While paused where the reference sounds, the path waits: no column is added.
         frozen = paused and ref_active[here]
-        # Running flux scale of the take (causal): mean flux norm over audible frames.
-        norm = 0.0
-        for k in range(n_flux):
-            norm += take[m, k] * take[m, k]
-        norm = np.sqrt(norm)
-        if norm > params[P_AUDIBLE_NORM] * fstate[S_SCALE_SUM] / fstate[S_SCALE_N]:
-            fstate[S_SCALE_SUM] += norm
-            fstate[S_SCALE_N] += 1.0
-        scale = fstate[S_SCALE_SUM] / fstate[S_SCALE_N]
-        for k in range(d):
-            x[k] = take[m, k] / scale if k < n_flux else take[m, k]
+        scale_take_frame(take[m], n_flux, fstate, params, x)
 
         if not frozen:
             arg, lo, width, mean_cost = _dtw_column(ref, ref_hold, x, paused, D, Dn, cost, istate, params)

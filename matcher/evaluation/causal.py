@@ -1,0 +1,83 @@
+"""The causal bound of the follower's costs: how well any follower using them could do
+without look-ahead, and without ever getting lost.
+
+For every take frame, the argmin of the column of a full take-synchronous DTW of the
+take against the *whole* reference, with the follower's own step pattern (the reference
+holds at its hold price, or advances one or two frames), its reference vectors and the
+take's vectors as its streaming front end and running flux scale make them. No band
+can lose the path and no re-lock can move it falsely; there is no tempo model either.
+It cannot follow a jump of the take (its paths only go forward): it is a bound for
+unedited takes only. The work is the reference's length per take frame, so it runs
+at tens of times real time on long pieces: an evaluation method, not a follower.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from numba import njit
+
+from ..audio import file_blocks
+from ..features import FeatureStream, NoPitch
+from ..follow import Follower, FollowParams
+from ..follow import kernels as K
+from ..follow.costs import cost_vectors
+from ..reference import Reference
+
+
+@njit(cache=True)
+def column_argmins(ref, ref_hold, take, n_flux, fstate, params):
+    """Argmin of every column of the full DTW (take frames scaled as
+    :func:`matcher.follow.kernels.scale_take_frame` does; ``fstate``, ``params``: a
+    follower's, for the scale's start and rule). Every path begins at the reference's
+    first frame, as the follower's do."""
+    n = ref.shape[0]
+    D = np.full(n, K.INF)
+    Dn = np.empty(n)
+    x = np.empty(take.shape[1], np.float32)
+    out = np.empty(take.shape[0], np.int64)
+    for j in range(take.shape[0]):
+        K.scale_take_frame(take[j], n_flux, fstate, params, x)
+        best = K.INF
+        arg = 0
+        for i in range(n):
+            if j == 0:
+                prev = 0.0 if i == 0 else K.INF
+            else:
+                prev = D[i] + ref_hold[i]
+                if i >= 1 and D[i - 1] < prev:
+                    prev = D[i - 1]
+                if i >= 2 and D[i - 2] < prev:
+                    prev = D[i - 2]
+            v = prev + K._distance(ref[i], x)
+            Dn[i] = v
+            if v < best:
+                best = v
+                arg = i
+        for i in range(n):
+            D[i] = Dn[i] - best  # only differences within a column matter
+        out[j] = arg
+    return out
+
+
+def run_causal(ref: Reference, take_audio: Path, params: FollowParams) -> tuple[np.ndarray, np.ndarray]:
+    """The causal bound over a take file: ``(t, ref_t)`` [s] per take frame, reported at
+    the follower's times (after its look-ahead) and extrapolated over it at tempo 1."""
+    stream = FeatureStream(ref.config, NoPitch(ref.config))
+    follower = Follower(ref, params, lookahead_samples=stream.lookahead_samples)
+    parts = [stream.push(block) for block, _ in file_blocks(take_audio, ref.config.sr)]
+    parts.append(stream.flush())
+    vectors = []
+    for frames in parts:
+        if len(frames):
+            db, _ = follower.take_activity(frames.db, frames.chroma)
+            vectors.append(cost_vectors(replace(frames, db=db), follower.weights, 1.0))
+    if not vectors:
+        return np.zeros(0), np.zeros(0)
+    take = np.ascontiguousarray(np.concatenate(vectors), np.float32)
+    fstate = follower._fstate.copy()
+    arg = column_argmins(follower.ref_vectors, follower.ref_hold, take, follower.n_flux, fstate, follower._params)
+    t = np.arange(len(arg)) * follower.frame_s + follower.lookahead_s
+    return t, arg * follower.frame_s + follower.lookahead_s
