@@ -13,7 +13,6 @@ at tens of times real time on long pieces: an evaluation method, not a follower.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,42 +22,27 @@ from ..audio import file_blocks
 from ..features import FeatureStream, NoPitch
 from ..follow import Follower, FollowParams
 from ..follow import kernels as K
-from ..follow.costs import cost_vectors
 from ..reference import Reference
 
 
 @njit(cache=True)
 def column_argmins(ref, ref_hold, take, n_flux, fstate, params):
-    """Argmin of every column of the full DTW (take frames scaled as
-    :func:`matcher.follow.kernels.scale_take_frame` does; ``fstate``, ``params``: a
-    follower's, for the scale's start and rule). Every path begins at the reference's
-    first frame, as the follower's do."""
+    """Argmin of every column of the full DTW: the follower's own column
+    (:func:`matcher.follow.kernels._dtw_column`) over a window as long as the reference,
+    take frames scaled as :func:`matcher.follow.kernels.scale_take_frame` does
+    (``fstate``, ``params``: a follower's, for the scale's start and rule and the step
+    prices). Every path begins at the reference's first frame, as the follower's do."""
     n = ref.shape[0]
     D = np.full(n, K.INF)
     Dn = np.empty(n)
+    cost = np.empty(n)
+    istate = np.zeros(K.N_ISTATE, np.int64)
     x = np.empty(take.shape[1], np.float32)
     out = np.empty(take.shape[0], np.int64)
     for j in range(take.shape[0]):
         K.scale_take_frame(take[j], n_flux, fstate, params, x)
-        best = K.INF
-        arg = 0
-        for i in range(n):
-            if j == 0:
-                prev = 0.0 if i == 0 else K.INF
-            else:
-                prev = D[i] + ref_hold[i]
-                if i >= 1 and D[i - 1] < prev:
-                    prev = D[i - 1]
-                if i >= 2 and D[i - 2] < prev:
-                    prev = D[i - 2]
-            v = prev + K._distance(ref[i], x)
-            Dn[i] = v
-            if v < best:
-                best = v
-                arg = i
-        for i in range(n):
-            D[i] = Dn[i] - best  # only differences within a column matter
-        out[j] = arg
+        istate[K.I_J] = j
+        out[j] = K._dtw_column(ref, ref_hold, x, False, D, Dn, cost, istate, params)[0]
     return out
 
 
@@ -69,11 +53,7 @@ def run_causal(ref: Reference, take_audio: Path, params: FollowParams) -> tuple[
     follower = Follower(ref, params, lookahead_samples=stream.lookahead_samples)
     parts = [stream.push(block) for block, _ in file_blocks(take_audio, ref.config.sr)]
     parts.append(stream.flush())
-    vectors = []
-    for frames in parts:
-        if len(frames):
-            db, _ = follower.take_activity(frames.db, frames.chroma)
-            vectors.append(cost_vectors(replace(frames, db=db), follower.weights, 1.0))
+    vectors = [follower.take_vectors(frames)[0] for frames in parts if len(frames)]
     if not vectors:
         return np.zeros(0), np.zeros(0)
     take = np.ascontiguousarray(np.concatenate(vectors), np.float32)

@@ -433,9 +433,14 @@ class Follower:
 
     def steps(self, frames: Frames) -> Track:
         """Follow ``len(frames)`` consecutive take frames; their positions."""
+        return self.steps_vectors(*self.take_vectors(frames))
+
+    def take_vectors(self, frames: Frames) -> tuple[np.ndarray, np.ndarray]:
+        """Take frames as the kernel reads them: their cost vectors [float32, C-contiguous,
+        flux unscaled] after :meth:`take_activity`, and their audible flags. Advances
+        the take's loudness tracker."""
         db, active = self.take_activity(frames.db, frames.chroma)
-        take = np.ascontiguousarray(cost_vectors(replace(frames, db=db), self.weights, 1.0))
-        return self.steps_vectors(take, active)
+        return np.ascontiguousarray(cost_vectors(replace(frames, db=db), self.weights, 1.0)), active
 
     def take_activity(
         self, db: np.ndarray, chroma: np.ndarray, noise: np.ndarray | None = None
