@@ -10,7 +10,8 @@ from test_follow import CFG, frames_of
 
 from matcher.beats import Beats
 from matcher.evaluation.causal import run_causal
-from matcher.follow import FollowParams
+from matcher.follow import Follower, FollowParams
+from matcher.follow import kernels as K
 from matcher.reference import Reference
 from matcher.synth import TempoMap, melody, render
 
@@ -34,3 +35,18 @@ def test_the_causal_bound_follows_another_instrument_slower(tmp_path: Path) -> N
     # No tempo model: through held notes the argmin runs a little ahead (advancing is free,
     # holding is priced), so the bound is judged at 300 ms; it is never lost.
     assert np.mean(err <= 0.3) >= 0.9 and err.max() < 1.0
+
+
+def test_kernel_vectors_are_copies_the_follower_keeps_its_own() -> None:
+    """A tool running pieces of the kernel gets the follower's state and parameters as
+    they are, and what it does to them leaves the follower alone."""
+    notes = melody(8, 4, seed=1)
+    tempo = TempoMap((0.0, 40.0), (100.0, 100.0))
+    beats = Beats.from_numbers(tempo.seconds(np.arange(32.0)), np.arange(32.0), 4, "synth")
+    follower = Follower(Reference("copies", frames_of(render(notes, tempo, CFG.sr)), beats, CFG, {}))
+    fstate, params = follower.kernel_vectors()
+    assert fstate[K.S_TEMPO] == 1.0 and params[K.P_BAND] == round(FollowParams().band_s * CFG.frame_rate)
+    fstate[:] = -1.0
+    params[:] = -1.0
+    again = follower.kernel_vectors()
+    assert again[0][K.S_TEMPO] == 1.0 and again[1][K.P_BAND] > 0

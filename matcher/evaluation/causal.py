@@ -57,7 +57,7 @@ def run_causal(ref: Reference, take_audio: Path, params: FollowParams) -> tuple[
     if not vectors:
         return np.zeros(0), np.zeros(0)
     take = np.ascontiguousarray(np.concatenate(vectors), np.float32)
-    fstate = follower._fstate.copy()
-    arg = column_argmins(follower.ref_vectors, follower.ref_hold, take, follower.n_flux, fstate, follower._params)
+    fstate, params_vector = follower.kernel_vectors()
+    arg = column_argmins(follower.ref_vectors, follower.ref_hold, take, follower.n_flux, fstate, params_vector)
     t = np.arange(len(arg)) * follower.frame_s + follower.lookahead_s
     return t, arg * follower.frame_s + follower.lookahead_s

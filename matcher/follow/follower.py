@@ -435,6 +435,12 @@ class Follower:
         """Follow ``len(frames)`` consecutive take frames; their positions."""
         return self.steps_vectors(*self.take_vectors(frames))
 
+    def kernel_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the kernel's float state and parameter vectors (slots in
+        :mod:`matcher.follow.kernels`): where a tool that runs pieces of the kernel itself
+        (:mod:`matcher.evaluation.causal`) starts from, the follower left as it is."""
+        return self._fstate.copy(), self._params.copy()
+
     def take_vectors(self, frames: Frames) -> tuple[np.ndarray, np.ndarray]:
         """Take frames as the kernel reads them: their cost vectors [float32, C-contiguous,
         flux unscaled] after :meth:`take_activity`, and their audible flags. Advances
