@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit
 
 from ..audio import file_blocks
-from ..features import FeatureStream, NoPitch
+from ..features import NoPitch, extract
 from ..follow import Follower, FollowParams
 from ..follow import kernels as K
 from ..reference import Reference
@@ -49,14 +49,13 @@ def column_argmins(ref, ref_hold, take, n_flux, fstate, params):
 def run_causal(ref: Reference, take_audio: Path, params: FollowParams) -> tuple[np.ndarray, np.ndarray]:
     """The causal bound over a take file: ``(t, ref_t)`` [s] per take frame, reported at
     the follower's times (after its look-ahead) and extrapolated over it at tempo 1."""
-    stream = FeatureStream(ref.config, NoPitch(ref.config))
-    follower = Follower(ref, params, lookahead_samples=stream.lookahead_samples)
-    parts = [stream.push(block) for block, _ in file_blocks(take_audio, ref.config.sr)]
-    parts.append(stream.flush())
-    vectors = [follower.take_vectors(frames)[0] for frames in parts if len(frames)]
-    if not vectors:
+    # The take's frames as the live path makes them (one feature stream, no pitch: the
+    # follower's default look-ahead is then the stream's).
+    frames = extract((block for block, _ in file_blocks(take_audio, ref.config.sr)), ref.config, NoPitch(ref.config))
+    if not len(frames):
         return np.zeros(0), np.zeros(0)
-    take = np.ascontiguousarray(np.concatenate(vectors), np.float32)
+    follower = Follower(ref, params)
+    take = follower.take_vectors(frames)[0]
     fstate, params_vector = follower.kernel_vectors()
     arg = column_argmins(follower.ref_vectors, follower.ref_hold, take, follower.n_flux, fstate, params_vector)
     t = np.arange(len(arg)) * follower.frame_s + follower.lookahead_s
