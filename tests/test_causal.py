@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from test_follow import CFG, frames_of
+from test_follow import CFG, frames_of, make_reference
 
 from matcher.beats import Beats
 from matcher.evaluation.causal import run_causal
@@ -40,10 +40,7 @@ def test_the_causal_bound_follows_another_instrument_slower(tmp_path: Path) -> N
 def test_kernel_vectors_are_copies_the_follower_keeps_its_own() -> None:
     """A tool running pieces of the kernel gets the follower's state and parameters as
     they are, and what it does to them leaves the follower alone."""
-    notes = melody(8, 4, seed=1)
-    tempo = TempoMap((0.0, 40.0), (100.0, 100.0))
-    beats = Beats.from_numbers(tempo.seconds(np.arange(32.0)), np.arange(32.0), 4, "synth")
-    follower = Follower(Reference("copies", frames_of(render(notes, tempo, CFG.sr)), beats, CFG, {}))
+    follower = Follower(make_reference("melodic"))
     fstate, params = follower.kernel_vectors()
     assert fstate[K.S_TEMPO] == 1.0 and params[K.P_BAND] == round(FollowParams().band_s * CFG.frame_rate)
     fstate[:] = -1.0
