@@ -26,6 +26,8 @@ import numpy as np
 from ..audio import check_file
 from ..config import SCORE_SUFFIXES
 from ..errors import InputFileError, ParameterError
+from . import dynamics
+from .dynamics import DEFAULT_VELOCITY
 
 REPEAT_MODES = ("unfold", "none")
 #: The tempo a score without tempo marks is played at [quarter notes per minute] (MIDI's default).
@@ -70,7 +72,8 @@ class Notation:
     Attributes
     ----------
     notes : np.ndarray [structured, shape=(n,)]
-        ``onset_q``, ``duration_q`` [quarters], ``pitch`` (MIDI number), ``velocity``,
+        ``onset_q``, ``duration_q`` [quarters], ``pitch`` (MIDI number), ``velocity`` (the
+        score's dynamics: :mod:`matcher.notation.dynamics`),
         ``part`` (index into ``parts``), ``pitched`` (False for unpitched percussion).
     names : list[str]
         Spelled pitch of each note (``"F#5"``), or the percussion instrument's MIDI key.
@@ -356,6 +359,7 @@ def read_notation(path: str | os.PathLike, repeats: str = "unfold") -> Notation:
         raise _bad(path, "it holds no notes")
     programs = _programs(path, fmt, parts, pt)
     try:
+        dynamics.assign(pt, path, fmt, parts)
         unfolded = [_unfold(pt, p, repeats) for p in parts]
         return _describe(pt, path, fmt, repeats, unfolded, programs)
     except InputFileError:
@@ -382,7 +386,8 @@ def _describe(pt: Any, path: Path, fmt: str, repeats: str, parts: list[Any], pro
             end = to_q(note.start.t + note.duration_tied)
             pitched = not isinstance(note, pt.score.UnpitchedNote) and not programs[index].percussion
             pitch = int(note.midi_pitch) if getattr(note, "midi_pitch", None) is not None else 0
-            records.append((on, max(end - on, 0.0), pitch, 80, index, pitched))
+            velocity = int(getattr(note, "velocity", DEFAULT_VELOCITY))
+            records.append((on, max(end - on, 0.0), pitch, velocity, index, pitched))
             names.append(_spelled(note.step, note.alter or 0, note.octave) if pitched and note.step else f"key{pitch}")
     if not records:
         raise _bad(path, "it holds no notes")

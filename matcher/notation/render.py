@@ -33,8 +33,6 @@ SOUNDFONTS = (
 SOUNDFONT_ENV = "MATCHER_SOUNDFONT"
 #: Rate of the rendered audio [Hz].
 RENDER_SR = 22050
-#: Velocity of every rendered note (the score's dynamics are not played).
-VELOCITY = 80
 #: Silence rendered after the last note ends [s] (release and reverb tails).
 TAIL_S = 1.0
 #: Silence rendered before the first note [s]: the first onset gets a frame of quiet before it.
@@ -158,7 +156,8 @@ def write_midi(notation: Notation, tempo: TempoMap, path: str | os.PathLike) -> 
         ch = channels[int(notes["part"][k])]
         pitch = int(np.clip(notes["pitch"][k], 0, 127))
         t_on, t_off = round(on[k] * 1000), round(off[k] * 1000)
-        events.append((t_on, 2, mido.Message("note_on", note=pitch, velocity=VELOCITY, channel=ch)))
+        velocity = int(np.clip(notes["velocity"][k], 1, 127))  # the score's dynamics
+        events.append((t_on, 2, mido.Message("note_on", note=pitch, velocity=velocity, channel=ch)))
         events.append((t_off, 1, mido.Message("note_off", note=pitch, velocity=0, channel=ch)))
     events.sort(key=lambda e: (e[0], e[1]))
     mid = mido.MidiFile(ticks_per_beat=1000)

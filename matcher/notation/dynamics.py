@@ -1,0 +1,113 @@
+"""How loud each note of a score is played: the score's own dynamics, as MIDI velocities.
+
+A MIDI score carries them in its note-ons; MusicXML and MEI in dynamics marks (``p``,
+``ff``), hairpins and words (crescendo, diminuendo) and accents (``sf``, ``fz``), which
+partitura reads as loudness directions. A rendering that plays a pianissimo ending as
+loud as the rest makes a player's quiet chords look like near-silence against it (the
+chroma fades with the level). Notes without any marking before them keep
+:data:`DEFAULT_VELOCITY`.
+
+Velocities are attached to partitura's note objects (a ``velocity`` attribute) before
+the score is unfolded: unfolding copies the notes with their attributes, so a repeat is
+played at the dynamics written for it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: Velocity of notes whose score gives none.
+DEFAULT_VELOCITY = 80
+#: Velocity of each dynamics mark (MIDI's usual steps of about 13).
+MARK_VELOCITY = {
+    "pppp": 16, "ppp": 24, "pp": 36, "p": 50, "mp": 64,
+    "mf": 76, "f": 90, "ff": 104, "fff": 116, "ffff": 124, "fp": 50,
+}  # fmt: skip
+#: How much an accent (sf, fz) or a hairpin with no mark after it changes a velocity.
+STEP = 14
+
+
+def assign(pt: Any, path: Path, fmt: str, parts: list[Any]) -> None:
+    """Give every note of ``parts`` (partitura parts, not yet unfolded) a ``velocity``."""
+    if fmt == "midi":
+        _from_midi(path, parts)
+    else:
+        for part in parts:
+            _from_marks(pt, part)
+
+
+def _from_midi(path: Path, parts: list[Any]) -> None:
+    """The velocity of each note's note-on in the file (matched by onset and pitch)."""
+    import mido
+
+    mid = mido.MidiFile(str(path))
+    tpq = mid.ticks_per_beat
+    found: dict[tuple[int, int], int] = {}
+    for track in mid.tracks:
+        tick = 0
+        for msg in track:
+            tick += msg.time
+            if msg.type == "note_on" and msg.velocity > 0:
+                found.setdefault((round(96 * tick / tpq), msg.note), msg.velocity)
+    for part in parts:
+        notes = list(part.notes_tied)
+        if not notes:
+            continue
+        ticks = np.round(96 * np.asarray(part.quarter_map([n.start.t for n in notes]), np.float64)).astype(int)
+        for note, tick in zip(notes, ticks, strict=True):
+            note.velocity = found.get((int(tick), int(getattr(note, "midi_pitch", 0) or 0)), DEFAULT_VELOCITY)
+
+
+def _mark_level(text: Any) -> int | None:
+    words = str(text or "").strip().lower().split()
+    return MARK_VELOCITY.get(words[0]) if words else None
+
+
+def _from_marks(pt: Any, part: Any) -> None:
+    """Velocities from the part's loudness directions: the last mark at or before a note
+    holds; a crescendo or diminuendo ramps from the level where it starts to the first
+    mark at or after its end (one :data:`STEP` up or down when none follows, or the one
+    that does goes the other way), which then holds until the next mark; an accent adds a
+    step to the notes starting with it."""
+    notes = list(part.notes_tied)
+    if not notes:
+        return
+    t = np.array([n.start.t for n in notes], np.float64)
+    directions = list(part.iter_all(pt.score.LoudnessDirection, include_subclasses=True))
+    marks = sorted(
+        (float(d.start.t), level)
+        for d in directions
+        if isinstance(d, pt.score.ConstantLoudnessDirection) and (level := _mark_level(d.text)) is not None
+    )
+    mark_t = np.array([m[0] for m in marks], np.float64)
+    mark_v = np.array([m[1] for m in marks], np.float64)
+
+    def level_at(x: np.ndarray) -> np.ndarray:
+        k = np.searchsorted(mark_t, x, side="right") - 1
+        return np.where(k >= 0, mark_v[np.maximum(k, 0)] if len(mark_v) else DEFAULT_VELOCITY, DEFAULT_VELOCITY)
+
+    velocity = level_at(t)
+    ramps = [d for d in directions if isinstance(d, (pt.score.IncreasingLoudnessDirection,
+                                                      pt.score.DecreasingLoudnessDirection))]  # fmt: skip
+    for d in sorted(ramps, key=lambda d: d.start.t):
+        if d.end is None or d.end.t <= d.start.t:
+            continue
+        t0, t1 = float(d.start.t), float(d.end.t)
+        sign = 1 if isinstance(d, pt.score.IncreasingLoudnessDirection) else -1
+        v0 = float(level_at(np.array([t0]))[0])
+        after = np.searchsorted(mark_t, t1, side="left")
+        v1 = float(mark_v[after]) if after < len(mark_v) else v0 + sign * STEP
+        if (v1 - v0) * sign <= 0:
+            v1 = v0 + sign * STEP
+        inside = (t >= t0) & (t <= t1)
+        velocity[inside] = v0 + (v1 - v0) * (t[inside] - t0) / (t1 - t0)
+        next_mark = mark_t[after] if after < len(mark_t) else np.inf
+        velocity[(t > t1) & (t < next_mark)] = v1
+    for d in directions:
+        if isinstance(d, pt.score.ImpulsiveLoudnessDirection):
+            velocity[t == float(d.start.t)] += STEP
+    for note, v in zip(notes, np.clip(np.round(velocity), 1, 127).astype(int), strict=True):
+        note.velocity = int(v)
