@@ -1,8 +1,9 @@
 """How loud each note of a score is played: the score's own dynamics, as MIDI velocities.
 
-A MIDI score carries them in its note-ons; MusicXML and MEI in dynamics marks (``p``,
-``ff``), hairpins and words (crescendo, diminuendo) and accents (``sf``, ``fz``), which
-partitura reads as loudness directions. A rendering that plays a pianissimo ending as
+A MIDI score carries them in its note-ons; MusicXML in dynamics marks (``p``, ``ff``),
+hairpins and words (crescendo, diminuendo) and accents (``sf``, ``fz``), which partitura
+reads as loudness directions. partitura's MEI reader gives none (its ``dynam`` elements
+are not read), so an MEI score plays at :data:`DEFAULT_VELOCITY` throughout. A rendering that plays a pianissimo ending as
 loud as the rest makes a player's quiet chords look like near-silence against it (the
 chroma fades with the level). Notes without any marking before them keep
 :data:`DEFAULT_VELOCITY`.
