@@ -2,11 +2,10 @@
 
 A MIDI score carries them in its note-ons; MusicXML in dynamics marks (``p``, ``ff``),
 hairpins and words (crescendo, diminuendo) and accents (``sf``, ``fz``), which partitura
-reads as loudness directions. partitura's MEI reader gives none (its ``dynam`` elements
-are not read), so an MEI score plays at :data:`DEFAULT_VELOCITY` throughout. A rendering that plays a pianissimo ending as
-loud as the rest makes a player's quiet chords look like near-silence against it (the
-chroma fades with the level). Notes without any marking before them keep
-:data:`DEFAULT_VELOCITY`.
+reads as loudness directions. A rendering that plays a pianissimo ending as loud as the
+rest makes a player's quiet chords look like near-silence against it (the chroma fades
+with the level). Notes without any marking before them keep :data:`DEFAULT_VELOCITY`,
+and so does every note of an MEI score: partitura's MEI reader does not read ``dynam``.
 
 Velocities are attached to partitura's note objects (a ``velocity`` attribute) before
 the score is unfolded: unfolding copies the notes with their attributes, so a repeat is
@@ -91,11 +90,9 @@ def _from_marks(pt: Any, part: Any) -> None:
         return np.where(k >= 0, mark_v[np.maximum(k, 0)] if len(mark_v) else DEFAULT_VELOCITY, DEFAULT_VELOCITY)
 
     velocity = level_at(t)
-    ramps = [d for d in directions if isinstance(d, (pt.score.IncreasingLoudnessDirection,
-                                                      pt.score.DecreasingLoudnessDirection))]  # fmt: skip
+    ramp_kinds = (pt.score.IncreasingLoudnessDirection, pt.score.DecreasingLoudnessDirection)
+    ramps = [d for d in directions if isinstance(d, ramp_kinds) and d.end is not None and d.end.t > d.start.t]
     for d in sorted(ramps, key=lambda d: d.start.t):
-        if d.end is None or d.end.t <= d.start.t:
-            continue
         t0, t1 = float(d.start.t), float(d.end.t)
         sign = 1 if isinstance(d, pt.score.IncreasingLoudnessDirection) else -1
         v0 = float(level_at(np.array([t0]))[0])
