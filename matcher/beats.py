@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from numba import njit
 
 from .errors import InputFileError, ParameterError
 
@@ -106,15 +107,25 @@ def interp_extrapolated(x: np.ndarray | float, xp: np.ndarray, fp: np.ndarray) -
         return np.full(np.shape(x), fp[0]) if np.ndim(x) else float(fp[0])
     scalar = not np.ndim(x)
     x = np.atleast_1d(np.asarray(x, np.float64))
-    y = np.interp(x, xp, fp)
-    # Continue the first and last beat intervals' rate beyond the annotated range (a live
-    # session asks for a frame or two at a time: only the rare frames outside are touched).
-    below, above = x < xp[0], x > xp[-1]
-    if below.any():
-        y[below] = fp[0] + (x[below] - xp[0]) * ((fp[1] - fp[0]) / (xp[1] - xp[0]))
-    if above.any():
-        y[above] = fp[-1] + (x[above] - xp[-1]) * ((fp[-1] - fp[-2]) / (xp[-1] - xp[-2]))
+    y = _interp_extrapolated(x.ravel(), np.asarray(xp, np.float64), np.asarray(fp, np.float64)).reshape(x.shape)
     return float(y[0]) if scalar else y
+
+
+@njit(cache=True)
+def _interp_extrapolated(x, xp, fp):
+    """The work of :func:`interp_extrapolated` (at least two points): one compiled call,
+    since a live session asks for a frame or two at a time, and a dozen numpy calls on
+    them cost more than the follower's step."""
+    y = np.interp(x, xp, fp)
+    # Continue the first and last beat intervals' rate beyond the annotated range.
+    rate_lo = (fp[1] - fp[0]) / (xp[1] - xp[0])
+    rate_hi = (fp[-1] - fp[-2]) / (xp[-1] - xp[-2])
+    for k in range(x.shape[0]):
+        if x[k] < xp[0]:
+            y[k] = fp[0] + (x[k] - xp[0]) * rate_lo
+        elif x[k] > xp[-1]:
+            y[k] = fp[-1] + (x[k] - xp[-1]) * rate_hi
+    return y
 
 
 #: Onset envelopes longer than this [frames] have their tempo estimated from a tempogram

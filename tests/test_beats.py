@@ -144,6 +144,22 @@ def test_beat_at_extrapolates_with_end_intervals(steady: Beats) -> None:
     assert steady.bar_at(4.5) == pytest.approx(3.5)
 
 
+def test_beat_at_is_numpys_interp_bit_for_bit() -> None:
+    # the compiled lookup must give what np.interp gives inside the beats, and the end
+    # intervals' rates continued outside, to the last bit
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        times = np.cumsum(rng.uniform(0.1, 1.0, rng.integers(2, 40)))
+        numbers = np.cumsum(rng.uniform(0.5, 2.0, len(times)))
+        beats = Beats.from_numbers(times, numbers, 4, "random")
+        x = rng.uniform(-2.0, times[-1] + 2.0, 7)
+        want = np.interp(x, times, numbers)
+        lo, hi = x < times[0], x > times[-1]
+        want[lo] = numbers[0] + (x[lo] - times[0]) * ((numbers[1] - numbers[0]) / (times[1] - times[0]))
+        want[hi] = numbers[-1] + (x[hi] - times[-1]) * ((numbers[-1] - numbers[-2]) / (times[-1] - times[-2]))
+        assert np.array_equal(beats.beat_at(x), want)
+
+
 def test_beat_at_types(steady: Beats) -> None:
     assert isinstance(steady.beat_at(1.3), float)
     out = steady.beat_at(np.array([[0.0, 1.3], [2.0, 9.0]]))
