@@ -14,10 +14,12 @@ played at the dynamics written for it.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .parse import MidiNoteOn
 
 #: Velocity of notes whose score gives none.
 DEFAULT_VELOCITY = 80
@@ -30,28 +32,21 @@ MARK_VELOCITY = {
 STEP = 14
 
 
-def assign(pt: Any, path: Path, fmt: str, parts: list[Any]) -> None:
-    """Give every note of ``parts`` (partitura parts, not yet unfolded) a ``velocity``."""
-    if fmt == "midi":
-        _from_midi(path, parts)
+def assign(pt: Any, parts: list[Any], note_ons: list[MidiNoteOn] | None = None) -> None:
+    """Give every note of ``parts`` (partitura parts, not yet unfolded) a ``velocity``:
+    from a MIDI file's ``note_ons`` when given, else from the parts' dynamics marks."""
+    if note_ons is not None:
+        _from_midi(note_ons, parts)
     else:
         for part in parts:
             _from_marks(pt, part)
 
 
-def _from_midi(path: Path, parts: list[Any]) -> None:
+def _from_midi(note_ons: list[MidiNoteOn], parts: list[Any]) -> None:
     """The velocity of each note's note-on in the file (matched by onset and pitch)."""
-    import mido
-
-    mid = mido.MidiFile(str(path))
-    tpq = mid.ticks_per_beat
     found: dict[tuple[int, int], int] = {}
-    for track in mid.tracks:
-        tick = 0
-        for msg in track:
-            tick += msg.time
-            if msg.type == "note_on" and msg.velocity > 0:
-                found.setdefault((round(96 * tick / tpq), msg.note), msg.velocity)
+    for n in note_ons:
+        found.setdefault((round(96 * n.tick / n.ticks_per_beat), n.key), n.velocity)
     for part in parts:
         notes = list(part.notes_tied)
         if not notes:

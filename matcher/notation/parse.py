@@ -19,7 +19,7 @@ import zipfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -218,15 +218,18 @@ def _musical_beat(numerator: int, denominator: int) -> tuple[float, float]:
     return float(numerator), unit
 
 
-def _programs(path: Path, fmt: str, parts: list[Any], pt: Any) -> list[PartInfo]:
-    """General MIDI program and percussion flag of each part, from the file where it says."""
+def _programs(
+    path: Path, fmt: str, parts: list[Any], pt: Any, note_ons: list[MidiNoteOn] | None = None
+) -> list[PartInfo]:
+    """General MIDI program and percussion flag of each part, from the file where it says
+    (a MIDI file's from its ``note_ons``)."""
     names = [str(getattr(p, "part_name", None) or f"part {i + 1}") for i, p in enumerate(parts)]
     found: list[tuple[int, bool] | None] = [None] * len(parts)
     try:
         if fmt == "musicxml":
             found = _musicxml_programs(path, parts)
-        elif fmt == "midi":
-            found = _midi_programs(path, parts)
+        elif note_ons is not None:
+            found = _midi_programs(note_ons, parts)
         elif fmt == "mei":
             found = _mei_programs(path, parts)
     except Exception:  # instruments are a refinement: a file partitura read plays as piano otherwise
@@ -276,13 +279,25 @@ def _mei_programs(path: Path, parts: list[Any]) -> list[tuple[int, bool] | None]
     return [by_id.get(str(p.id)) for p in parts]
 
 
-def _midi_programs(path: Path, parts: list[Any]) -> list[tuple[int, bool] | None]:
-    """Match each partitura part to the MIDI channel whose notes it holds."""
+class MidiNoteOn(NamedTuple):
+    """A sounding note-on of a MIDI file, at ``tick`` of ``ticks_per_beat`` per quarter."""
+
+    tick: int
+    ticks_per_beat: int
+    key: int
+    velocity: int
+    channel: int
+    program: int
+
+
+def _midi_note_ons(path: Path) -> list[MidiNoteOn]:
+    """Every sounding note-on of a MIDI file, with its channel's program at that moment;
+    what the parts' instruments and the notes' velocities are read from."""
     import mido
 
     mid = mido.MidiFile(str(path))
     tpq = mid.ticks_per_beat
-    where: dict[tuple[int, int], tuple[int, bool]] = {}
+    out = []
     for track in mid.tracks:
         tick = 0
         program = {c: PIANO for c in range(16)}
@@ -291,7 +306,15 @@ def _midi_programs(path: Path, parts: list[Any]) -> list[tuple[int, bool] | None
             if msg.type == "program_change":
                 program[msg.channel] = msg.program
             elif msg.type == "note_on" and msg.velocity > 0:
-                where.setdefault((round(4 * tick / tpq), msg.note), (program[msg.channel], msg.channel == 9))
+                out.append(MidiNoteOn(tick, tpq, msg.note, msg.velocity, msg.channel, program[msg.channel]))
+    return out
+
+
+def _midi_programs(note_ons: list[MidiNoteOn], parts: list[Any]) -> list[tuple[int, bool] | None]:
+    """Match each partitura part to the MIDI channel whose notes it holds."""
+    where: dict[tuple[int, int], tuple[int, bool]] = {}
+    for n in note_ons:
+        where.setdefault((round(4 * n.tick / n.ticks_per_beat), n.key), (n.program, n.channel == 9))
     out: list[tuple[int, bool] | None] = []
     for part in parts:
         na = part.note_array()
@@ -357,9 +380,10 @@ def read_notation(path: str | os.PathLike, repeats: str = "unfold") -> Notation:
     parts = [p for p in getattr(score, "parts", [score]) if len(p.notes_tied)]
     if not parts:
         raise _bad(path, "it holds no notes")
-    programs = _programs(path, fmt, parts, pt)
+    note_ons = _midi_note_ons(path) if fmt == "midi" else None
+    programs = _programs(path, fmt, parts, pt, note_ons)
     try:
-        dynamics.assign(pt, path, fmt, parts)
+        dynamics.assign(pt, parts, note_ons)
         unfolded = [_unfold(pt, p, repeats) for p in parts]
         return _describe(pt, path, fmt, repeats, unfolded, programs)
     except InputFileError:
