@@ -77,12 +77,12 @@ def _from_marks(pt: Any, part: Any) -> None:
         for d in directions
         if isinstance(d, pt.score.ConstantLoudnessDirection) and (level := _mark_level(d.text)) is not None
     )
-    mark_t = np.array([m[0] for m in marks], np.float64)
-    mark_v = np.array([m[1] for m in marks], np.float64)
+    # Before the first mark the default holds: a mark of its own at -inf.
+    mark_t = np.array([-np.inf] + [m[0] for m in marks], np.float64)
+    mark_v = np.array([DEFAULT_VELOCITY] + [m[1] for m in marks], np.float64)
 
     def level_at(x: np.ndarray) -> np.ndarray:
-        k = np.searchsorted(mark_t, x, side="right") - 1
-        return np.where(k >= 0, mark_v[np.maximum(k, 0)] if len(mark_v) else DEFAULT_VELOCITY, DEFAULT_VELOCITY)
+        return mark_v[np.searchsorted(mark_t, x, side="right") - 1]
 
     velocity = level_at(t)
     ramp_kinds = (pt.score.IncreasingLoudnessDirection, pt.score.DecreasingLoudnessDirection)
