@@ -35,7 +35,7 @@ import numpy as np
 from .config import Config
 from .errors import ParameterError
 from .features import Frames
-from .features.vectors import CostWeights, cost_vectors, flux_scale
+from .features.vectors import CostWeights, cost_vectors, flux_scale, noise_flux
 
 METHODS = ("auto", "dtw", "banded")
 
@@ -191,14 +191,17 @@ class Alignment:
 
 def feature_vectors(frames: Frames, weights: CostWeights, gate_db: float) -> np.ndarray:
     """Per-frame vectors whose Euclidean distance is the alignment's local cost: the
-    follower's :func:`~matcher.features.vectors.cost_vectors` with the flux divided by
-    the recording's own scale (its mean norm over frames at least ``gate_db`` [dBFS] loud).
+    follower's :func:`~matcher.features.vectors.cost_vectors` with the flux the
+    recording's noise makes taken off (:func:`~matcher.features.vectors.noise_flux`:
+    a file has all its frames at hand) and the rest divided by the recording's own scale
+    (its mean norm over frames at least ``gate_db`` [dBFS] loud).
 
     Returns
     -------
     np.ndarray [shape=(n, n_bands + 14), float32]
     """
-    return cost_vectors(frames, weights, flux_scale(frames, gate_db))
+    noise = noise_flux(frames, gate_db)
+    return cost_vectors(frames, weights, flux_scale(frames, gate_db, noise), noise)
 
 
 # -- engines ---------------------------------------------------------------------------

@@ -247,3 +247,27 @@ def test_a_spread_chord_meets_the_other_in_the_middle(rng: np.random.Generator) 
     # two peaks 2 frames apart are one onset detected twice, not a spread chord
     a2 = frames_with_onsets(n, {100: 8.0, 195: 12.0, 197: 11.0, 300: 8.0}, rng)
     assert onset_anchored(al, a2, b, -50.0, 1.0, 2.0).a_at(195 * FS) == pytest.approx(195 * FS)
+
+
+def test_noise_flux_is_taken_off_before_the_alignment(yin_config, yin_model) -> None:
+    """A file's steady noise makes flux in every band; the aligner learns it from the
+    quietest frames and takes it off, so a noisy take's vectors come closer to the clean ones."""
+    from matcher import extract
+    from matcher.align import feature_vectors
+    from matcher.features.vectors import cost_vectors, flux_scale, noise_flux
+    from matcher.synth import TempoMap, melody, render
+
+    notes = melody(8, 4, seed=3)
+    tempo = TempoMap((0.0, 32.0), (100.0, 100.0))
+    clean = extract([render(notes, tempo, yin_config.sr)], yin_config, yin_model)
+    noisy = extract([render(notes, tempo, yin_config.sr, noise_db=10.0, seed=1)], yin_config, yin_model)
+    gate, weights = yin_config.gate_db, AlignWeights()
+    assert noise_flux(clean, gate).max() < 0.1  # between a clean recording's notes: no rises
+    noise = noise_flux(noisy, gate)
+    assert noise.min() > 0.5  # white noise 10 dB down: a band wanders by dBs from frame to frame
+    n, bands = min(len(clean), len(noisy)), clean.flux.shape[1]
+    target = feature_vectors(clean, weights, gate)[:n, :bands]
+    plain = cost_vectors(noisy, weights, flux_scale(noisy, gate))[:n, :bands]
+    taken_off = feature_vectors(noisy, weights, gate)[:n, :bands]
+    assert np.allclose(taken_off, cost_vectors(noisy, weights, flux_scale(noisy, gate, noise), noise)[:n, :bands])
+    assert np.linalg.norm(taken_off - target) < 0.95 * np.linalg.norm(plain - target)

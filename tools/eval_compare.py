@@ -28,7 +28,8 @@ import sys
 import time
 from pathlib import Path
 
-from matcher import AlignParams, Config, YinModel, build_reference, compare
+from matcher import AlignParams, Config, YinModel, build_reference
+from matcher.compare import compare
 from matcher.evaluation import baselines
 from matcher.evaluation.data import DATA_ROOT, Pair, pairs_of
 from matcher.evaluation.report import methods_table, per_pair_table

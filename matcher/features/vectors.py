@@ -24,6 +24,15 @@ from .frames import Frames
 
 #: Columns after the flux bands: 12 chroma, 2 pitch-class circle.
 EXTRA_COLUMNS = 14
+#: A recording's noise flux is learned from this share of its audible frames, the quietest
+#: (:func:`noise_flux`) ...
+NOISE_SHARE = 0.2
+#: ... as this quantile of each band's flux over them.
+NOISE_QUANTILE = 0.9
+#: Fewer audible frames than this and no noise flux is learned.
+NOISE_MIN_FRAMES = 100
+#: Frames per slice when a whole recording's flux is read (bounds the copies for hours of audio).
+SLICE = 65536
 
 
 @dataclass(frozen=True)
@@ -53,17 +62,49 @@ class CostWeights:
             raise ParameterError(f"fade_db must rise, got {self.fade_db}")
 
 
-def flux_scale(frames: Frames, gate_db: float) -> float:
+def noise_flux(frames: Frames, gate_db: float) -> np.ndarray:
+    """Per band, the flux a whole recording's steady noise makes on its own [dB a frame]:
+    the :data:`NOISE_QUANTILE` of each band's flux over the quietest :data:`NOISE_SHARE`
+    of its frames at least ``gate_db`` [dBFS] loud (zeros with fewer than
+    :data:`NOISE_MIN_FRAMES` of them).
+
+    A band's level in noise wanders by a few dB from frame to frame, and every rise counts
+    as flux: pink noise 10 dB under a piano fills the high bands with rises that no
+    recording of the music shares, while its onsets there are masked. Between the notes
+    of a clean recording the flux is near zero, so this is too (for a file: it reads
+    the whole recording, which a live take cannot offer).
+    """
+    audible = np.flatnonzero(frames.db >= gate_db)
+    if len(audible) < NOISE_MIN_FRAMES:
+        return np.zeros(frames.flux.shape[1], np.float32)
+    levels = frames.db[audible]
+    quiet = audible[levels <= np.quantile(levels, NOISE_SHARE)]
+    # Band by band: a copy of one column at a time, not of a fifth of hours of flux.
+    return np.array(
+        [np.quantile(frames.flux[quiet, b], NOISE_QUANTILE) for b in range(frames.flux.shape[1])], np.float32
+    )
+
+
+def _above(flux: np.ndarray, noise: np.ndarray | None) -> np.ndarray:
+    return flux if noise is None else np.maximum(flux - noise, np.float32(0.0))
+
+
+def flux_scale(frames: Frames, gate_db: float, noise: np.ndarray | None = None) -> float:
     """Mean flux-vector norm over frames at least ``gate_db`` [dBFS] loud (1.0 when there
-    are none): the per-recording scale of the flux columns."""
-    flux = frames.flux
-    norms = np.sqrt(np.einsum("ij,ij->i", flux, flux).astype(np.float64))
+    are none): the per-recording scale of the flux columns; of the flux above ``noise``
+    (per band, :func:`noise_flux`) when given."""
+    norms = np.empty(len(frames.flux))
+    for start in range(0, len(norms), SLICE):
+        flux = _above(frames.flux[start : start + SLICE], noise)
+        norms[start : start + SLICE] = np.sqrt(np.einsum("ij,ij->i", flux, flux).astype(np.float64))
     audible = norms[frames.db >= gate_db]
     scale = float(np.mean(audible)) if len(audible) else 0.0
     return scale if scale > 0 else 1.0
 
 
-def cost_vectors(frames: Frames, weights: CostWeights, scale: float = 1.0) -> np.ndarray:
+def cost_vectors(
+    frames: Frames, weights: CostWeights, scale: float = 1.0, noise: np.ndarray | None = None
+) -> np.ndarray:
     """Per-frame cost vectors.
 
     Parameters
@@ -74,6 +115,9 @@ def cost_vectors(frames: Frames, weights: CostWeights, scale: float = 1.0) -> np
     scale : float > 0
         The flux columns are multiplied by ``weights.flux / scale`` (:func:`flux_scale`
         for a whole recording; 1.0 for a live take, whose scale the follower keeps running).
+    noise : np.ndarray [shape=(n_bands,)], optional
+        Flux per band that the recording's noise makes (:func:`noise_flux`), taken off
+        each frame's flux (down to zero) before the scale.
 
     Returns
     -------
@@ -86,6 +130,9 @@ def cost_vectors(frames: Frames, weights: CostWeights, scale: float = 1.0) -> np
     out = np.empty((n, n_bands + EXTRA_COLUMNS), np.float32)
     flux = out[:, :n_bands]
     flux[:] = frames.flux
+    if noise is not None:
+        flux -= noise
+        np.maximum(flux, np.float32(0.0), out=flux)
     if weights.flux != 1.0 or scale != 1.0:
         flux *= np.float32(weights.flux / scale)
     chroma = out[:, n_bands : n_bands + 12]
@@ -102,4 +149,4 @@ def cost_vectors(frames: Frames, weights: CostWeights, scale: float = 1.0) -> np
     return out
 
 
-__all__ = ["CostWeights", "cost_vectors", "flux_scale"]
+__all__ = ["CostWeights", "cost_vectors", "flux_scale", "noise_flux"]
