@@ -129,13 +129,25 @@ def frame_level_db(windows: np.ndarray, hop: int) -> np.ndarray:
 def spectral_features(
     tables: SpectralTables, batch: Sequence[tuple[SpectralStream, np.ndarray]]
 ) -> list[dict[str, np.ndarray]]:
+    """:func:`spectral_arrays`, a dict of arrays (views) per pair of ``batch``."""
+    arrays = spectral_arrays(tables, batch)
+    out, end = [], 0
+    for _, windows in batch:
+        start, end = end, end + len(windows)
+        out.append({key: value[start:end] for key, value in arrays.items()})
+    return out
+
+
+def spectral_arrays(
+    tables: SpectralTables, batch: Sequence[tuple[SpectralStream, np.ndarray]]
+) -> dict[str, np.ndarray]:
     """Features of the new frames of several streams of one configuration at once.
 
     batch : (stream, windows [float32, shape=(n_k, n_fft)]) pairs, each stream's next
         frames in order (``SpectralStream.ready_windows``). One FFT and one product per
         filterbank serve them all; each stream's flux continues from its own last frame,
-        which this call advances. Returns a dict of arrays per pair (keys db, flux, onset,
-        chroma), row for row what each stream alone gives.
+        which this call advances. Returns arrays (keys db, flux, onset, chroma) with the
+        rows of every pair in turn, row for row what each stream alone gives.
     """
     config = tables.config
     counts = [len(w) for _, w in batch]
@@ -157,15 +169,12 @@ def spectral_features(
     # wanders by a few dB from frame to frame.
     flux = np.maximum(log_bands - prev - config.flux_threshold_db, 0.0)
     chroma = power @ tables.chroma_fb.T if tables.chroma_fb is not None else np.zeros((len(frames), 12))
-    arrays = {
+    return {
         "db": db.astype(np.float32),
         "flux": flux.astype(np.float32),
         "onset": flux.mean(axis=1).astype(np.float32),
         "chroma": chroma.astype(np.float32),
     }
-    bounds = np.cumsum(counts)[:-1]
-    parts = {key: np.split(value, bounds) for key, value in arrays.items()}
-    return [{key: parts[key][k] for key in arrays} for k in range(len(batch))]
 
 
 class SpectralStream:

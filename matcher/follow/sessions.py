@@ -18,7 +18,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..features import Frames
-from ..features.spectral import SpectralStream, spectral_features, spectral_tables
+from ..features.spectral import SpectralStream, spectral_arrays, spectral_tables
 from ..reference import Reference
 from .activity import noise_like
 from .costs import CostWeights, cost_vectors
@@ -105,17 +105,18 @@ class SessionGroup:
     def _follow(self, ready: list[tuple[int, np.ndarray]]) -> dict[int, Track]:
         if not ready:
             return {}
-        parts = spectral_features(self.tables, [(self._sessions[session][0], w) for session, w in ready])
+        # Every session's new frames in one set of arrays, a session's rows after another's.
+        spec = spectral_arrays(self.tables, [(self._sessions[session][0], w) for session, w in ready])
         # Room noise judged for every session's frames at once; each session's levels
         # brought to the reference's loudness by its own tracker.
-        noise = noise_like(np.concatenate([part["chroma"] for part in parts]))
+        noise = noise_like(spec["chroma"])
         playing, first = [], 0
-        for (session, _), part in zip(ready, parts, strict=True):
-            own = noise[first : first + len(part["db"])]
-            first += len(part["db"])
-            part["db"], active = self._sessions[session][1].take_activity(part["db"], part["chroma"], own)
+        for session, windows in ready:
+            rows = slice(first, first + len(windows))
+            first += len(windows)
+            follower = self._sessions[session][1]
+            spec["db"][rows], active = follower.take_activity(spec["db"][rows], spec["chroma"][rows], noise[rows])
             playing.append(active)
-        spec = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
         n = len(spec["db"])
         # No pitch model: every frame unvoiced, as FeatureStream(config, NoPitch) gives it.
         frames = Frames(midi=np.full(n, np.nan, np.float32), confidence=np.zeros(n, np.float32), **spec)
