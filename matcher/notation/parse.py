@@ -145,30 +145,24 @@ def _check_file(path: Path) -> str:
     return fmt
 
 
-def _load(pt: Any, path: Path, fmt: str) -> Any:
+def _load(pt: Any, path: Path, fmt: str) -> tuple[Any, list[MidiNoteOn] | None]:
+    """partitura's score, and for MIDI the file's note-ons (:func:`_midi_note_ons`)."""
     with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
         warnings.simplefilter("ignore")
         try:
             if fmt == "midi":
-                _check_midi_notes(path)
-                return pt.load_score_midi(str(path), part_voice_assign_mode=5)
+                note_ons = _midi_note_ons(path)
+                if not note_ons:  # partitura fails obscurely on a MIDI file without notes
+                    raise _bad(path, "it holds no notes")
+                return pt.load_score_midi(str(path), part_voice_assign_mode=5), note_ons
             if fmt == "mei":
-                return _load_mei(pt, path)
-            return pt.load_musicxml(str(path), force_note_ids="keep")
+                return _load_mei(pt, path), None
+            return pt.load_musicxml(str(path), force_note_ids="keep"), None
         except InputFileError:
             raise
         except Exception as exc:  # partitura raises many kinds on bad input
             why = str(exc).splitlines()[0][:160] if str(exc) else ""
             raise _bad(path, f"{type(exc).__name__}: {why}" if why else type(exc).__name__) from exc
-
-
-def _check_midi_notes(path: Path) -> None:
-    """partitura fails obscurely on a MIDI file without notes: say it plainly."""
-    import mido
-
-    mid = mido.MidiFile(str(path))
-    if not any(msg.type == "note_on" and msg.velocity > 0 for track in mid.tracks for msg in track):
-        raise _bad(path, "it holds no notes")
 
 
 _XML_ID = "{http://www.w3.org/XML/1998/namespace}id"
@@ -376,11 +370,10 @@ def read_notation(path: str | os.PathLike, repeats: str = "unfold") -> Notation:
     path = Path(path)
     fmt = _check_file(path)
     pt = _partitura()
-    score = _load(pt, path, fmt)
+    score, note_ons = _load(pt, path, fmt)
     parts = [p for p in getattr(score, "parts", [score]) if len(p.notes_tied)]
     if not parts:
         raise _bad(path, "it holds no notes")
-    note_ons = _midi_note_ons(path) if fmt == "midi" else None
     programs = _programs(path, fmt, parts, pt, note_ons)
     try:
         dynamics.assign(pt, parts, note_ons)
