@@ -35,7 +35,7 @@ import numpy as np
 from .config import Config
 from .errors import ParameterError
 from .features import Frames
-from .features.vectors import CostWeights, cost_vectors, flux_scale, noise_flux
+from .features.vectors import CostWeights, cost_vectors, flux_norms, flux_scale, noise_flux
 
 METHODS = ("auto", "dtw", "banded")
 
@@ -358,8 +358,7 @@ def align_vectors(X: np.ndarray, Y: np.ndarray, frame_seconds: float, params: Al
 def onset_peaks(frames: Frames, gate_db: float, threshold: float, half_width: int = 2) -> np.ndarray:
     """Frames [indices] where the flux norm peaks: a maximum over ``±half_width`` frames and
     at least ``threshold`` times its mean over audible frames."""
-    flux = np.asarray(frames.flux, np.float32)
-    norms = np.sqrt(np.einsum("ij,ij->i", flux, flux).astype(np.float64))
+    norms = flux_norms(frames)
     audible = norms[frames.db >= gate_db]
     scale = float(np.mean(audible)) if len(audible) else 0.0
     if not scale > 0 or len(norms) == 0:

@@ -89,15 +89,21 @@ def _above(flux: np.ndarray, noise: np.ndarray | None) -> np.ndarray:
     return flux if noise is None else np.maximum(flux - noise, np.float32(0.0))
 
 
+def flux_norms(frames: Frames, noise: np.ndarray | None = None) -> np.ndarray:
+    """Each frame's flux-vector norm [float64]; of the flux above ``noise`` (per band,
+    :func:`noise_flux`) when given. Read in slices, so hours of flux are never copied whole."""
+    norms = np.empty(len(frames.flux))
+    for start in range(0, len(norms), SLICE):
+        flux = _above(np.asarray(frames.flux[start : start + SLICE], np.float32), noise)
+        norms[start : start + SLICE] = np.sqrt(np.einsum("ij,ij->i", flux, flux).astype(np.float64))
+    return norms
+
+
 def flux_scale(frames: Frames, gate_db: float, noise: np.ndarray | None = None) -> float:
     """Mean flux-vector norm over frames at least ``gate_db`` [dBFS] loud (1.0 when there
     are none): the per-recording scale of the flux columns; of the flux above ``noise``
     (per band, :func:`noise_flux`) when given."""
-    norms = np.empty(len(frames.flux))
-    for start in range(0, len(norms), SLICE):
-        flux = _above(frames.flux[start : start + SLICE], noise)
-        norms[start : start + SLICE] = np.sqrt(np.einsum("ij,ij->i", flux, flux).astype(np.float64))
-    audible = norms[frames.db >= gate_db]
+    audible = flux_norms(frames, noise)[frames.db >= gate_db]
     scale = float(np.mean(audible)) if len(audible) else 0.0
     return scale if scale > 0 else 1.0
 
@@ -149,4 +155,4 @@ def cost_vectors(
     return out
 
 
-__all__ = ["CostWeights", "cost_vectors", "flux_scale", "noise_flux"]
+__all__ = ["CostWeights", "cost_vectors", "flux_norms", "flux_scale", "noise_flux"]
