@@ -188,6 +188,39 @@ def test_conditions_are_named_and_hardest_is_hard() -> None:
     assert cond.CONDITIONS["a446"].time_scale == pytest.approx(440 / 446, abs=1e-4)
 
 
+def test_instrument_conditions_play_reference_and_take_on_their_instrument() -> None:
+    import mido
+
+    mid = mido.MidiFile(ticks_per_beat=480)
+    track = mido.MidiTrack()
+    mid.tracks.append(track)
+    track.append(mido.Message("note_on", channel=0, note=60, velocity=90, time=100))
+    track.append(mido.Message("program_change", channel=0, program=5, time=50))
+    track.append(mido.Message("note_on", channel=1, note=48, velocity=90, time=30))
+    track.append(mido.Message("program_change", channel=9, program=0, time=0))
+    track.append(mido.Message("note_on", channel=9, note=36, velocity=90, time=20))
+    violin = cond.CONDITIONS["violin"]
+    out = cond.with_instrument(mid, violin.instrument)
+    events = list(out.tracks[0])
+    changes = [(m.channel, m.program) for m in events if m.type == "program_change"]
+    assert changes == [(0, 40), (1, 40), (9, 0)]  # melodic channels first; drums untouched
+    assert all(m.time == 0 for m in events[:2])
+
+    def onsets(tr: mido.MidiTrack) -> list[tuple[int, int]]:
+        return [(m.channel, t) for m, t in zip(tr, np.cumsum([m.time for m in tr]), strict=True) if m.type == "note_on"]
+
+    assert onsets(out.tracks[0]) == onsets(track) == [(0, 100), (1, 180), (9, 200)]
+    # The reference plays the condition's instrument too; piano conditions keep theirs
+    # (and their cache folders: no instrument key).
+    ref = cond.reference_for(violin)
+    assert ref.instrument == 40 and ref.engine == cond.REFERENCE.engine and ref.sox == ()
+    assert cond.reference_for(cond.CONDITIONS["hardest"]) is cond.REFERENCE
+    assert "instrument" not in cond.CONDITIONS["hardest"].to_dict()
+    assert set(cond.INSTRUMENTS).isdisjoint(cond.PIANO) and set(cond.QUICK) <= set(cond.PIANO)
+    with pytest.raises(ValueError, match="0-127"):
+        cond.Condition("x", cond.FLUID, instrument=128)
+
+
 def _tiny_midi(path: Path, first_s: float = 0.8) -> None:
     import mido
 
@@ -338,7 +371,7 @@ def _options(argv: list[str]) -> argparse.Namespace:
 def test_the_options_choose_pairs_and_conditions(fake_asap: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(corpus, "DATA_ROOT", fake_asap)
     pairs, names = corpus_runs.selected(_options(["--split", "validation"]))
-    assert [p.folder for p in pairs] == ["Comp/V", "Comp/V"] and names == list(cond.CONDITIONS)
+    assert [p.folder for p in pairs] == ["Comp/V", "Comp/V"] and names == list(cond.PIANO)
     pairs, names = corpus_runs.selected(_options(["--pairs", "1", "--conditions", "phone", "clean"]))
     assert len(pairs) == 1 and pairs[0].split == "dev" and names == ["phone", "clean"]
     pairs, names = corpus_runs.selected(_options(["--quick"]))

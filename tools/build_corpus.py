@@ -63,7 +63,7 @@ def main() -> int:
         for name in names:
             t0 = time.perf_counter()
             before = [
-                corpus.audio_path(cache, p.ref, cond.REFERENCE),
+                corpus.audio_path(cache, p.ref, cond.reference_for(cond.CONDITIONS[name])),
                 corpus.audio_path(cache, p.take, cond.CONDITIONS[name]),
             ]
             fresh = [not f.exists() for f in before]

@@ -20,7 +20,9 @@ windows every 10 s; false moves per hour):
 pairs (re-lock time, locatable share); ``--pauses``: 5-s pauses of pink room noise 20 dB
 below the take's RMS (held within 200 ms); both per condition and pooled, follower only.
 
-Pairs and conditions as tools/build_corpus.py (renders what is missing); ``--set
+Pairs and conditions as tools/build_corpus.py (renders what is missing); the piano
+conditions by default, the other instruments by name (``--conditions strings violin flute
+organ guitar``: reference and take both played on that General MIDI program); ``--set
 percussion`` runs the synthetic percussion pieces under the same conditions. Report on
 ``--split validation``; tune on ``dev`` only.
 

@@ -5,6 +5,10 @@ FluidR3 GM soundfont, dry), as a user's stored recording would be; each *conditi
 how the *take* is rendered: the synthesis engine and soundfont (FluidSynth or TiMidity++),
 a room (sox ``reverb``), a microphone-like band limit or tilt (sox filters), noise at an SNR
 below the take (white, pink or room tone), a level difference, and a tuning offset.
+An *instrument* condition gives every melodic channel of both recordings another General
+MIDI program (strings, violin, flute, organ, guitar): the reference is then rendered as
+:data:`REFERENCE` with that program too (:func:`reference_for`), as a user's reference is
+played on the take's instrument.
 
 Time truth: MIDI time 0 is sample 0 in every render (TiMidity runs with
 ``--preserve-silence``, without which it drops the 0.5-2.4 s before the first note and shifts
@@ -20,6 +24,7 @@ musescore-general-soundfont, timgm6mb-soundfont, timidity, freepats, sox;
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 import tempfile
@@ -27,6 +32,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import mido
 import numpy as np
 import soundfile as sf
 
@@ -82,6 +88,9 @@ class Condition:
         Level of the take relative to the reference (both scaled to :data:`PEAK` first).
     a4_hz : float [Hz]
         Tuning: the take's A4 (the reference is at 440 Hz).
+    instrument : int in [0, 127] or None
+        General MIDI program that every melodic channel plays (in the reference too:
+        :func:`reference_for`); None: the MIDI's own (the corpus: piano).
     """
 
     name: str
@@ -92,10 +101,13 @@ class Condition:
     gain_db: float = 0.0
     a4_hz: float = 440.0
     description: str = ""
+    instrument: int | None = None
 
     def __post_init__(self) -> None:
         if self.noise is not None and self.noise not in NOISE_KINDS:
             raise ValueError(f"unknown noise {self.noise!r}; valid: {', '.join(NOISE_KINDS)}")
+        if self.instrument is not None and not 0 <= self.instrument <= 127:
+            raise ValueError(f"instrument must be a General MIDI program 0-127, got {self.instrument!r}")
 
     @property
     def render_rate(self) -> int:
@@ -108,9 +120,11 @@ class Condition:
         return self.render_rate / SR
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "engine": self.engine.key, "sox": " ".join(self.sox), "noise": self.noise,
+        out = {"name": self.name, "engine": self.engine.key, "sox": " ".join(self.sox), "noise": self.noise,
                 "snr_db": self.snr_db if self.noise else None, "gain_db": self.gain_db, "a4_hz": self.a4_hz,
                 "time_scale": self.time_scale, "description": self.description}  # fmt: skip
+        # Only when set: the cache folders of the piano conditions keep their names.
+        return out if self.instrument is None else {**out, "instrument": self.instrument}
 
 
 FLUID = Engine("fluidsynth", FLUIDR3)
@@ -141,8 +155,22 @@ _LIST = [
     Condition("hardest", TIMIDITY, ("reverb", "80", "50", "100"), noise="pink", snr_db=10.0,
               description="TiMidity++ freepats, large hall (reverberance 80), pink noise 10 dB below"),
 ]
+# Other instruments (General MIDI programs) play the piano pieces, reference and take alike;
+# the take through the MuseScore soundfont in a small room, as "soundfont" plus "room-small".
+_SMALL_ROOM = ("reverb", "30", "50", "20")
+_INSTRUMENTS = [
+    Condition("strings", MUSE, _SMALL_ROOM, instrument=48, description="string ensemble (slow attacks), small room"),
+    Condition("violin", MUSE, _SMALL_ROOM, instrument=40, description="violin, small room"),
+    Condition("flute", MUSE, _SMALL_ROOM, instrument=73, description="flute, small room"),
+    Condition("organ", MUSE, _SMALL_ROOM, instrument=19, description="church organ (no decay), small room"),
+    Condition("guitar", MUSE, _SMALL_ROOM, instrument=24, description="nylon guitar, small room"),
+]
 # fmt: on
-CONDITIONS: dict[str, Condition] = {c.name: c for c in _LIST}
+CONDITIONS: dict[str, Condition] = {c.name: c for c in _LIST + _INSTRUMENTS}
+#: The piano conditions: what runs by default.
+PIANO = tuple(c.name for c in _LIST)
+#: The other-instrument conditions (chosen by name).
+INSTRUMENTS = tuple(c.name for c in _INSTRUMENTS)
 #: The conditions of quick runs: one of each kind of change, and the hardest.
 QUICK = ("clean", "engine", "room-large", "phone", "pink-20", "level-20", "a446", "hardest")
 
@@ -231,12 +259,45 @@ def apply_condition(dry: np.ndarray, condition: Condition, seed: int = 0) -> np.
     return x * 10 ** (condition.gain_db / 20)
 
 
+def reference_for(condition: Condition) -> Condition:
+    """How the reference of a pair is rendered under ``condition``: :data:`REFERENCE`, with
+    the condition's instrument when it has one."""
+    if condition.instrument is None:
+        return REFERENCE
+    return dataclasses.replace(REFERENCE, name=f"reference-{condition.instrument}", instrument=condition.instrument)
+
+
+def with_instrument(midi: mido.MidiFile, program: int) -> mido.MidiFile:
+    """``midi`` with every melodic channel playing General MIDI ``program`` from time 0: its
+    program changes dropped, one per channel put first in each track (channel 10, drums,
+    left alone). Event times are unchanged."""
+    out = mido.MidiFile(type=midi.type, ticks_per_beat=midi.ticks_per_beat)
+    for track in midi.tracks:
+        channels = sorted({m.channel for m in track if hasattr(m, "channel") and m.channel != 9})
+        events = mido.MidiTrack(mido.Message("program_change", channel=c, program=program, time=0) for c in channels)
+        carry = 0  # a dropped event's delta time goes to the next one kept
+        for m in track:
+            if m.type == "program_change" and m.channel != 9:
+                carry += m.time
+                continue
+            events.append(m.copy(time=m.time + carry))
+            carry = 0
+        out.tracks.append(events)
+    return out
+
+
 def render(midi: Path, condition: Condition, out: Path, seed: int = 0) -> Path:
     """Render ``midi`` under ``condition`` to ``out`` (FLAC, mono, :data:`SR`, 24 bit); cached:
     an existing ``out`` is kept. Written atomically (temporary file, then rename)."""
     if out.exists():
         return out
-    dry = render_dry(midi, condition.engine, condition.render_rate)
+    if condition.instrument is None:
+        dry = render_dry(midi, condition.engine, condition.render_rate)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            played = Path(tmp) / midi.name
+            with_instrument(mido.MidiFile(midi), condition.instrument).save(played)
+            dry = render_dry(played, condition.engine, condition.render_rate)
     y = apply_condition(dry, condition, seed)
     if np.max(np.abs(y)) >= 1.0:
         raise RuntimeError(f"{midi} under {condition.name} clips (peak {np.max(np.abs(y)):.2f})")

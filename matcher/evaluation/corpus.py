@@ -281,7 +281,8 @@ def render_pair(pair: Pair, condition_name: str, cache: Path | None = None) -> R
 
     cache = cache or cache_root()
     condition = cond.CONDITIONS[condition_name]
-    ref_audio = cond.render(pair.ref.midi, cond.REFERENCE, audio_path(cache, pair.ref, cond.REFERENCE))
+    ref_condition = cond.reference_for(condition)
+    ref_audio = cond.render(pair.ref.midi, ref_condition, audio_path(cache, pair.ref, ref_condition))
     seed = zlib.crc32(pair.take.name.encode())
     take_audio = cond.render(pair.take.midi, condition, audio_path(cache, pair.take, condition), seed)
     take_t, ref_t = pair.beats()

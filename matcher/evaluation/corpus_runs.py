@@ -44,7 +44,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="ASAP piano pairs, or synthetic percussion pieces (matcher/evaluation/percussion.py)",
     )
     parser.add_argument("--quick", action="store_true", help="the quick subset: 3 short pairs, the quick conditions")
-    parser.add_argument("--conditions", nargs="+", choices=list(cond.CONDITIONS), help="default: all (quick: QUICK)")
+    parser.add_argument(
+        "--conditions",
+        nargs="+",
+        choices=list(cond.CONDITIONS),
+        help="default: the piano ones (quick: QUICK); other instruments by name: " + ", ".join(cond.INSTRUMENTS),
+    )
     parser.add_argument("--pairs", type=int, help="only the first N pairs (of the spread ones with --spread)")
     parser.add_argument("--spread", type=int, help="N pairs evenly spaced over the list (many folders and composers)")
     parser.add_argument("--seed", type=int, default=corpus.DEFAULT_SEED)
@@ -63,7 +68,7 @@ def selected(args: argparse.Namespace) -> tuple[list[corpus.Pair], list[str]]:
         pairs = [pairs[k * len(pairs) // args.spread] for k in range(args.spread)]
     if args.pairs:
         pairs = pairs[: args.pairs]
-    names = args.conditions or list(cond.QUICK if args.quick else cond.CONDITIONS)
+    names = args.conditions or list(cond.QUICK if args.quick else cond.PIANO)
     return pairs, names
 
 
@@ -167,15 +172,18 @@ def run_pairs(
     rendered: list[corpus.RenderedPair] = []
     render_s = 0.0
     for p in pairs:
-        t0 = time.perf_counter()
-        ref_path = corpus.render_pair(p, names[0], cache).ref_audio
-        ref = build_reference(ref_path, config, YinModel(config), "ref", track=False)
-        ref_s = time.perf_counter() - t0
+        ref_s = 0.0
+        refs: dict[Path, Reference] = {}  # one per instrument the conditions play the pair on
         for name in names:
             t0 = time.perf_counter()
             r = corpus.render_pair(p, name, cache)
             render_s += time.perf_counter() - t0
             rendered.append(r)
+            if r.ref_audio not in refs:
+                t0 = time.perf_counter()
+                refs[r.ref_audio] = build_reference(r.ref_audio, config, YinModel(config), "ref", track=False)
+                ref_s += time.perf_counter() - t0
+            ref = refs[r.ref_audio]
             duration = sf.info(r.take_audio).duration
             for method in methods:
                 t0 = time.perf_counter()
