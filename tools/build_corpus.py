@@ -62,11 +62,7 @@ def main() -> int:
     for p in pairs:
         for name in names:
             t0 = time.perf_counter()
-            before = [
-                corpus.audio_path(cache, p.ref, cond.reference_for(cond.CONDITIONS[name])),
-                corpus.audio_path(cache, p.take, cond.CONDITIONS[name]),
-            ]
-            fresh = [not f.exists() for f in before]
+            fresh = [not f.exists() for f in corpus.pair_paths(p, name, cache)]
             r = corpus.render_pair(p, name, cache)
             dur = sf.info(r.take_audio).duration
             seconds += dur

@@ -291,13 +291,12 @@ def render(midi: Path, condition: Condition, out: Path, seed: int = 0) -> Path:
     an existing ``out`` is kept. Written atomically (temporary file, then rename)."""
     if out.exists():
         return out
-    if condition.instrument is None:
-        dry = render_dry(midi, condition.engine, condition.render_rate)
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp:
+        played = midi
+        if condition.instrument is not None:
             played = Path(tmp) / midi.name
             with_instrument(mido.MidiFile(midi), condition.instrument).save(played)
-            dry = render_dry(played, condition.engine, condition.render_rate)
+        dry = render_dry(played, condition.engine, condition.render_rate)
     y = apply_condition(dry, condition, seed)
     if np.max(np.abs(y)) >= 1.0:
         raise RuntimeError(f"{midi} under {condition.name} clips (peak {np.max(np.abs(y)):.2f})")

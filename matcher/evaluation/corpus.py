@@ -272,6 +272,15 @@ class RenderedPair:
     ref_beats: np.ndarray
 
 
+def pair_paths(pair: Pair, condition_name: str, cache: Path | None = None) -> tuple[Path, Path]:
+    """Cache paths of ``pair``'s reference and take under a condition (rendered there or not)."""
+    from . import conditions as cond
+
+    cache = cache or cache_root()
+    condition = cond.CONDITIONS[condition_name]
+    return audio_path(cache, pair.ref, cond.reference_for(condition)), audio_path(cache, pair.take, condition)
+
+
 def render_pair(pair: Pair, condition_name: str, cache: Path | None = None) -> RenderedPair:
     """Render (or find in the cache) ``pair``'s reference and its take under a condition.
 
@@ -279,11 +288,10 @@ def render_pair(pair: Pair, condition_name: str, cache: Path | None = None) -> R
     """
     from . import conditions as cond
 
-    cache = cache or cache_root()
     condition = cond.CONDITIONS[condition_name]
-    ref_condition = cond.reference_for(condition)
-    ref_audio = cond.render(pair.ref.midi, ref_condition, audio_path(cache, pair.ref, ref_condition))
+    ref_path, take_path = pair_paths(pair, condition_name, cache)
+    ref_audio = cond.render(pair.ref.midi, cond.reference_for(condition), ref_path)
     seed = zlib.crc32(pair.take.name.encode())
-    take_audio = cond.render(pair.take.midi, condition, audio_path(cache, pair.take, condition), seed)
+    take_audio = cond.render(pair.take.midi, condition, take_path, seed)
     take_t, ref_t = pair.beats()
     return RenderedPair(pair, condition_name, ref_audio, take_audio, take_t * condition.time_scale, ref_t)
