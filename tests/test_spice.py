@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from spice_fake import build_fake_spice
 
 from matcher import Config, FeatureStream, ModelError, ParameterError, extract, file_blocks
+from matcher.features import spice as spice_module
 from matcher.features.pitch import SPICE_ENV, PitchStream, hz_to_midi
 from matcher.features.spice import CHECK_TONES_HZ, MAX_CHECK_CENTS, SPICE_HANDLE, SpiceModel, load_spice
 
@@ -100,6 +101,18 @@ def test_fake_loads_through_tensorflow_hub(fakes, config, monkeypatch) -> None:
     assert (model.name, model.handle, model.hop) == ("spice", str(fakes["v1"]), HOP)
     assert model.input_name == "input"
     assert model.left_context >= 17 and model.right_context >= 17
+
+
+@pytest.mark.parametrize(("user", "seen"), [(None, "0"), ("1", "1")])
+def test_onednn_is_off_unless_the_user_chose(monkeypatch, user, seen) -> None:
+    """TensorFlow's oneDNN kernels run SPICE at half the speed here: off before the import,
+    unless the user's environment says otherwise."""
+    if user is None:
+        monkeypatch.delenv(spice_module.ONEDNN_ENV, raising=False)
+    else:
+        monkeypatch.setenv(spice_module.ONEDNN_ENV, user)
+    spice_module.prepare_tensorflow()
+    assert os.environ[spice_module.ONEDNN_ENV] == seen
 
 
 @pytest.mark.parametrize("version", [1, 2])

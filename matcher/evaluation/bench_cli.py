@@ -142,6 +142,9 @@ def split_follow_audio(ref: Path, take: Path, pitch_model: str) -> dict[str, flo
     model's load and calibration, the reference's features with SPICE inference apart,
     its beats, following the take."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from matcher.features.spice import prepare_tensorflow
+
+    prepare_tensorflow()
     parts: dict[str, float] = {}
     _, parts["import tensorflow + hub"] = _cpu(lambda: (__import__("tensorflow"), __import__("tensorflow_hub")))
     from matcher import Config, build_reference

@@ -100,13 +100,14 @@ def _load_model(backend: str, handle: str | None, threads: int):
     if backend == "yin":
         return config, YinModel(config)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from matcher.features.spice import load_spice, prepare_tensorflow
+
+    prepare_tensorflow()  # as the library sets it up, before this import of its own
     import tensorflow as tf
 
     if threads:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
-    from matcher.features.spice import load_spice
-
     return config, load_spice(config, handle)
 
 
