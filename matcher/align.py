@@ -355,9 +355,24 @@ def align_vectors(X: np.ndarray, Y: np.ndarray, frame_seconds: float, params: Al
     return Alignment(a_frames, b_frames, a_t, b_t, frame_seconds, cost, method, cells)
 
 
-def onset_peaks(frames: Frames, gate_db: float, threshold: float, half_width: int = 2) -> np.ndarray:
-    """Frames [indices] where the flux norm peaks: a maximum over ``±half_width`` frames and
-    at least ``threshold`` times its mean over audible frames."""
+def onset_contrast(norms: np.ndarray, background_frames: int) -> np.ndarray:
+    """How far each frame's flux norm stands out of its surroundings: the norm less the
+    median of the norms within ``±background_frames`` frames (0: the norm itself). A held
+    note that wavers (a flute's breath and vibrato, a bow) makes a steady flux of its own,
+    which an onset rises out of."""
+    if background_frames <= 0 or len(norms) == 0:
+        return norms
+    from scipy.ndimage import median_filter
+
+    return norms - median_filter(norms, size=2 * background_frames + 1, mode="nearest")
+
+
+def onset_peaks(
+    frames: Frames, gate_db: float, threshold: float, half_width: int = 2, background_frames: int = 0
+) -> np.ndarray:
+    """Frames [indices] where the flux norm peaks: a maximum over ``±half_width`` frames
+    that stands out of its surroundings (:func:`onset_contrast`) by at least ``threshold``
+    times the norm's mean over audible frames."""
     norms = flux_norms(frames)
     audible = norms[frames.db >= gate_db]
     scale = float(np.mean(audible)) if len(audible) else 0.0
@@ -365,7 +380,8 @@ def onset_peaks(frames: Frames, gate_db: float, threshold: float, half_width: in
         return np.zeros(0, np.int64)
     padded = np.pad(norms, half_width)
     local_max = np.lib.stride_tricks.sliding_window_view(padded, 2 * half_width + 1).max(axis=1)
-    return np.flatnonzero((norms >= local_max) & (norms >= threshold * scale))
+    height = onset_contrast(norms, background_frames)
+    return np.flatnonzero((norms >= local_max) & (height >= threshold * scale))
 
 
 def _nearest(times: np.ndarray, targets: np.ndarray, window: float) -> np.ndarray:

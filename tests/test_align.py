@@ -271,3 +271,26 @@ def test_noise_flux_is_taken_off_before_the_alignment(yin_config, yin_model) -> 
     taken_off = feature_vectors(noisy, weights, gate)[:n, :bands]
     assert np.allclose(taken_off, cost_vectors(noisy, weights, flux_scale(noisy, gate, noise), noise)[:n, :bands])
     assert np.linalg.norm(taken_off - target) < 0.95 * np.linalg.norm(plain - target)
+
+
+def test_onset_peaks_stand_out_of_a_held_notes_own_flux(yin_config, yin_model) -> None:
+    """A held note with breath noise and a slight tremolo makes flux peaks all along;
+    only the next note's onset stands out of them (practice's missed-note evidence)."""
+    from matcher import extract
+    from matcher.align import onset_peaks
+
+    sr, fs = yin_config.sr, yin_config.frame_seconds
+    t = np.arange(2 * sr) / sr
+    tremolo = 1.0 + 0.1 * np.sin(2 * np.pi * 6.0 * t)
+    held = 0.2 * np.sin(2 * np.pi * 523.25 * t) * tremolo + np.random.default_rng(1).normal(0, 0.05, len(t))
+    struck = 0.5 * np.sin(2 * np.pi * 659.26 * t[:sr]) * np.exp(-t[:sr] / 0.5)
+    frames = extract([np.concatenate([held, struck]).astype(np.float32)], yin_config, yin_model)
+
+    def peaks(background: int) -> np.ndarray:
+        found = onset_peaks(frames, yin_config.gate_db, 1.0, background_frames=background) * fs
+        return found[(found > 0.2) & (found < 2.2)]
+
+    everywhere = peaks(0)
+    assert np.sum(everywhere < 1.9) > 5 and np.min(np.abs(everywhere - 2.0)) < 0.05
+    standing_out = peaks(round(0.25 / fs))
+    assert len(standing_out) == 1 and abs(standing_out[0] - 2.0) < 0.05

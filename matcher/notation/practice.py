@@ -6,10 +6,12 @@ The take is first aligned to the reference rendered from the score
 (:func:`matcher.align.align_frames`, or the alignment of :func:`matcher.compare.compare`);
 each score onset (a chord counts once) is then looked up in the take:
 
-* its **played time** is the take's onset peak (spectral flux) nearest to where the
+* its **played time** is the take's onset peak (spectral flux standing out of the flux
+  around it, so a held note's breath or vibrato is no onset) nearest to where the
   alignment puts it, within ``snap_ms``; without a peak there it is **missed** only where
-  the take's onsets allow saying so (the flux near it stays below a quarter of a typical
-  played onset's, and no other score onset lies within ``2 * snap_ms``), else **unclear**;
+  the take's onsets allow saying so (the flux near it stands out less than a quarter of
+  a typical played onset's, and no other score onset lies within ``2 * snap_ms``), else
+  **unclear**;
 * its **timing error** is the played time minus the time the notated rhythm predicts from
   the player's own tempo around it: a straight line fitted, by least squares, to the other
   played onsets within ``window_beats`` score beats either side (take time against score
@@ -30,17 +32,23 @@ from typing import Any
 
 import numpy as np
 
-from ..align import Alignment, align_frames, onset_peaks
+from ..align import Alignment, align_frames, onset_contrast, onset_peaks
 from ..compare import Comparison
 from ..errors import InputFileError, ParameterError
+from ..features.vectors import flux_norms
 from .info import ScoreInfo
 
 #: Pitch is judged only where the take's pitch over the note is this steady [semitones,
 #: interquartile range] and the pitch model this confident (median voicing confidence).
 STEADY_SEMITONES = 0.3
-#: A note counts as missed only where the take's flux near it stays below this share of a
-#: typical played onset's (a missing flute note measured 0.23, soft played piano notes 0.2-1).
+#: A note counts as missed only where the take's flux near it stands out less than this
+#: share of a typical played onset's (a missing flute note measured 0.17, the played notes
+#: of that take 0.78 and more; before onsets had to stand out, 0.23).
 QUIET_ONSET = 0.25
+#: An onset must stand out of the flux of the take around it, within this span either side
+#: [s] (:func:`~matcher.align.onset_contrast`): a held flute note's breath and vibrato
+#: make flux peaks of their own as high as a soft piano onset's.
+ONSET_BACKGROUND_S = 0.25
 MIN_CONFIDENCE = 0.8
 
 
@@ -205,7 +213,8 @@ def practice_against_score(
     fs = config.frame_seconds
     ev_t, groups = _events(info)
     take_t = np.asarray(alignment.b_at(ev_t), np.float64)
-    peaks = onset_peaks(take.frames, config.gate_db, onset_threshold) * fs
+    background = round(ONSET_BACKGROUND_S / fs)
+    peaks = onset_peaks(take.frames, config.gate_db, onset_threshold, background_frames=background) * fs
     snap = snap_ms / 1000.0
     # Each event takes the nearest free peak; a peak serves one event only.
     played = np.full(len(ev_t), np.nan)
@@ -221,8 +230,7 @@ def practice_against_score(
     # note stays below QUIET_ONSET of a typical played onset's, and no other score onset lies
     # within twice the snap distance (dense passages and spread chords hide single onsets);
     # otherwise "unclear".
-    flux = np.asarray(take.frames.flux, np.float64)
-    norms = np.sqrt(np.einsum("ij,ij->i", flux, flux))
+    norms = onset_contrast(flux_norms(take.frames), background)
     typical = float(np.median(norms[np.round(played[ok] / fs).astype(int)])) if ok.any() else 0.0
     half = max(1, round(snap / fs))
     frame = np.clip(np.round(take_t / fs).astype(int), 0, max(len(norms) - 1, 0))
@@ -237,7 +245,7 @@ def practice_against_score(
     beat_s = np.interp(ev_t, info.beat_t[1:], np.diff(info.beat_t)) if len(info.beat_t) > 1 else np.full(len(ev_t), 0.5)
     pred = _local_fit(ev_t, played, ok, window_beats * beat_s)
     timing = (played - pred) * 1000.0
-    strong = onset_peaks(take.frames, config.gate_db, 2.0 * onset_threshold) * fs
+    strong = onset_peaks(take.frames, config.gate_db, 2.0 * onset_threshold, background_frames=background) * fs
     lo, hi = take_t[0] - snap, take_t[-1] + snap
     added = [float(p) for p in strong if lo <= p <= hi and np.min(np.abs(take_t - p)) > snap]
     cents = _cents(info, groups, take, played, take_t, fs) if pitch else np.full(len(ev_t), np.nan)
