@@ -14,7 +14,7 @@ from .errors import ParameterError
 
 #: Bump whenever the meaning or computation of a stored feature changes; stored
 #: references with another version are refused (or rebuilt from their audio).
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 
 #: Pitch backends a reference can be built with ("auto" is resolved before storing).
 PITCH_BACKENDS = ("spice", "yin")
@@ -58,7 +58,10 @@ class Config:
         Frequency range of the onset bands.
     flux_floor_db : float [dB]
         Floor added to mel-band energies before the log: band changes far below it
-        (noise in quiet passages) make almost no flux.
+        (noise in quiet passages) make almost no flux. It holds for a recording whose
+        loud level is -20 dBFS and follows the recording's level (a running estimate:
+        :data:`matcher.features.spectral.FLOOR_AT_DB`), so the flux does not depend
+        on the recording's gain.
     flux_threshold_db : float >= 0 [dB]
         Band-level rises up to this much count as no onset.
     chroma : bool

@@ -311,3 +311,57 @@ def test_filterbanks_are_kept_between_processes(monkeypatch: pytest.MonkeyPatch,
     (tmp_path / "file").write_text("x")
     monkeypatch.setenv(spectral.CACHE_ENV, str(tmp_path / "file" / "cache"))  # cannot be made
     np.testing.assert_array_equal(spectral._filterbanks(config)["mel"], made["mel"])
+
+
+def _decaying_melody(seconds_per_note: float = 0.3, notes: int = 16) -> np.ndarray:
+    """Plucked notes that ring down 60 dB into a faint noise floor: their decays sink
+    towards the flux floor."""
+    rng = np.random.default_rng(5)
+    parts = []
+    for k in range(notes):
+        x = synth.tone(float(synth.midi_to_hz(60 + 2 * (k % 7))), seconds_per_note, SR, amp=0.5)
+        parts.append(x * np.exp(-np.arange(len(x)) / SR / 0.05).astype(np.float32))
+    music = np.concatenate(parts)
+    return music + synth.noise(len(music) / SR, SR, rng, 3e-4)
+
+
+def test_flux_does_not_depend_on_the_recording_level(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A take recorded 20 dB quieter than its reference makes the flux the reference made:
+    the floor under the log follows each recording's loud level. With the floor fixed,
+    the quiet recording's decays sink into it and its flux differs."""
+    from matcher.features import NoPitch, spectral
+
+    x = _decaying_melody()
+    settled = slice(round(1.0 * SR / HOP), None)  # once the loud level has settled
+
+    def flux_gap() -> float:
+        loud = extract([x], CONFIG, NoPitch(CONFIG)).flux[settled]
+        quiet = extract([x * np.float32(0.1)], CONFIG, NoPitch(CONFIG)).flux[settled]
+        return float(np.mean(np.abs(loud - quiet)) / np.mean(loud))
+
+    follows = flux_gap()
+    monkeypatch.setattr(spectral, "track_loud_level", lambda db, *args: np.full(len(db), np.nan))
+    fixed = flux_gap()
+    assert follows < 0.03 and fixed > 0.2, (follows, fixed)  # measured: 0.010 and 0.54
+
+
+def test_loud_level_is_tracked_alike_at_any_gain_and_after_a_rooms_noise() -> None:
+    """The level the flux floor follows moves dB for dB with the recording's gain (no
+    absolute gate but digital silence's), and two seconds of a room's noise before the
+    music delay it by under 1.5 s."""
+    from matcher.features import spectral as S
+    from matcher.features.level import track_loud_level
+
+    rng = np.random.default_rng(0)
+    music = -25.0 + 6.0 * np.sin(np.arange(2000) / 40.0) + rng.normal(0.0, 2.0, 2000)  # frame levels [dB]
+
+    def track(db: np.ndarray) -> np.ndarray:
+        state = np.array([np.nan, 0.0])
+        args = (S.LOUD_START_DB, S.LOUD_BELOW_DB, S.LOUD_WARM_FRAMES, S.LOUD_WARM_UP_DB, S.LOUD_FAR_DB)
+        return track_loud_level(db, state, S.LOUD_UP_DB, S.LOUD_DOWN_DB, *args)
+
+    np.testing.assert_allclose(track(music - 30.0), track(music) - 30.0, atol=1e-9)
+    noise = -70.0 + rng.normal(0.0, 1.0, round(2.0 / CONFIG.frame_seconds))
+    after_noise = track(np.r_[noise, music])[len(noise) :]
+    late = round(1.5 / CONFIG.frame_seconds)
+    assert np.max(np.abs(after_noise[late:] - track(music)[late:])) < 0.5  # measured: 0.1

@@ -107,12 +107,16 @@ def warp_path(kind: str, n_ref: int) -> np.ndarray:
 # reference's loudness (median / max): percussive identity 0.01 / 2.08, percussive sine
 # 1.17 / 11.56, melodic identity 1.40 / 17.00 (1.17 before that: the level tracker moves
 # through the piece's dynamics; after onsets the column argmin runs up to 19 frames ahead
-# in a held note, a 2-frame step costs nothing), melodic sine 2.80 / 20.36.
+# in a held note, a 2-frame step costs nothing), melodic sine 2.80 / 20.36. With the flux
+# floor following each recording's loud level (2026-12-06): percussive 0.01 / 2.07 and
+# 1.09 / 11.56, melodic 2.04 / 15.00 and 3.29 / 15.31 (this loud piece's held notes make
+# less flux under the raised floor; the synthetic melodic set of tools/eval_follow.py went
+# 87.4 -> 88.6 % of beats within 50 ms with it).
 WARP_CASES = [
     pytest.param("percussive", "identity", 1.0, 3.0, id="percussive-identity"),
     pytest.param("percussive", "sine", 1.4, 14.0, id="percussive-sine"),
-    pytest.param("melodic", "identity", 1.7, 20.0, id="melodic-identity"),
-    pytest.param("melodic", "sine", 3.4, 24.0, id="melodic-sine"),
+    pytest.param("melodic", "identity", 2.4, 20.0, id="melodic-identity"),
+    pytest.param("melodic", "sine", 3.9, 24.0, id="melodic-sine"),
 ]
 
 

@@ -101,8 +101,11 @@ def _same_positions(got: list[dict], want: list[dict]) -> None:
     assert len(got) == len(want)
     assert [p["frame"] for p in got] == [p["frame"] for p in want]
     assert [p["state"] for p in got] == [p["state"] for p in want]
+    # The features of one audio cut into other blocks differ by float rounding (FFT and
+    # matrix products over other batch shapes: about 4e-6 of the flux), which moved ref_t
+    # by up to 2.1 ms at a take's last frames (measured): a fifth of a frame is allowed.
     for key in ("t", "ref_t", "bar", "tempo_ratio"):
-        np.testing.assert_allclose([p[key] for p in got], [p[key] for p in want], atol=2e-3, err_msg=key)
+        np.testing.assert_allclose([p[key] for p in got], [p[key] for p in want], atol=3.2e-3, err_msg=key)
 
 
 # -- the live WebSocket ------------------------------------------------------------------

@@ -24,9 +24,26 @@ from ..atomic import write_atomic
 from ..config import Config
 from ..errors import MatcherError
 from .buffer import SampleBuffer
+from .level import track_loud_level
 
 #: Floor added to band energies before the log, so digital silence has a finite level.
 ENERGY_FLOOR = 1e-10
+#: The flux floor follows each recording's loudness, so a take recorded 20 dB quieter
+#: than its reference makes the flux the reference made: ``config.flux_floor_db`` holds
+#: where a stream's loud level (a running 95th percentile of its frame levels,
+#: :func:`~matcher.features.level.track_loud_level`) is FLOOR_AT_DB [dBFS], and the floor
+#: moves with that level dB for dB. The level moves slowly (LOUD_UP_DB, LOUD_DOWN_DB [dB a
+#: frame]: 6 dB/s up, 0.3 dB/s down): a recording's level, not its dynamics. Its first
+#: frame above LOUD_START_DB [dBFS] begins it; frames more than LOUD_BELOW_DB under it
+#: (rests, decays, a room's noise) leave it alone, so nothing absolute but digital silence
+#: decides which frames count. Over its first LOUD_WARM_FRAMES frames (1 s) it rises
+#: LOUD_WARM_UP_DB a frame, so the start of a recording, where a player restarts, is not
+#: made with a floor its later passages do not share; a frame LOUD_FAR_DB above it (music
+#: after a room's noise) begins that second again.
+FLOOR_AT_DB = -20.0
+LOUD_UP_DB, LOUD_DOWN_DB = 0.1, 0.005
+LOUD_START_DB, LOUD_BELOW_DB, LOUD_FAR_DB = -90.0, 20.0, 10.0
+LOUD_WARM_FRAMES, LOUD_WARM_UP_DB = 62, 1.0
 
 
 def analysis_window(before: int, after: int) -> np.ndarray:
@@ -47,7 +64,8 @@ class SpectralTables:
     window : float32 [shape=(n_fft,)]        analysis window
     mel : float32 [shape=(n_bands, n_fft // 2 + 1)]   librosa's mel filterbank
     chroma_fb : float32 [shape=(12, n_fft // 2 + 1)] or None   librosa's chroma filterbank
-    floor : float [power]                     added to band energies before the log
+    floor : float [power]                     added to band energies before the log at a
+                                              loud level of FLOOR_AT_DB
     """
 
     config: Config
@@ -153,9 +171,28 @@ def spectral_arrays(
     counts = [len(w) for _, w in batch]
     frames = batch[0][1] if len(batch) == 1 else np.concatenate([w for _, w in batch])
     db = frame_level_db(frames, config.hop)
+    # Each stream's loud level, frame by frame (it carries its own estimate on).
+    loud = np.empty(len(db))
+    first = 0
+    for (stream, _), n in zip(batch, counts, strict=True):
+        rows = db[first : first + n]
+        loud[first : first + n] = track_loud_level(
+            rows,
+            stream.loud,
+            LOUD_UP_DB,
+            LOUD_DOWN_DB,
+            LOUD_START_DB,
+            LOUD_BELOW_DB,
+            LOUD_WARM_FRAMES,
+            LOUD_WARM_UP_DB,
+            LOUD_FAR_DB,
+        )
+        first += n
+    # Before a stream's first frame above LOUD_START_DB, the floor as configured.
+    floor = tables.floor * 10.0 ** ((np.nan_to_num(loud, nan=FLOOR_AT_DB) - FLOOR_AT_DB) / 10.0)
     # scipy's FFT keeps float32 and vectorises across frames: about 5x numpy's here.
     power = np.abs(scipy.fft.rfft(frames * tables.window, axis=1, overwrite_x=True)) ** 2
-    log_bands = 10.0 * np.log10(power @ tables.mel.T + tables.floor)
+    log_bands = 10.0 * np.log10(power @ tables.mel.T + floor.astype(np.float32)[:, None])
     # Each frame's previous one: the row above, or at a stream's first new frame the
     # stream's last frame before (at the very start, the frame itself: no rise).
     prev = np.empty_like(log_bands)
@@ -194,6 +231,7 @@ class SpectralStream:
         self.buffer = SampleBuffer()
         self.next_frame = 0
         self.prev_log_bands: np.ndarray | None = None
+        self.loud = np.array([np.nan, 0.0])  # the loud level the flux floor follows (track_loud_level)
 
     def ready_windows(self, final: bool = False) -> np.ndarray | None:
         """Samples [shape=(n, n_fft)] of the frames settled since the last call (all the

@@ -1,0 +1,44 @@
+"""A recording's running loud level, frame by frame (numba), which the flux floor follows
+(:mod:`matcher.features.spectral`)."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def track_loud_level(db, state, up, down, gate, below, warm_frames, warm_up, far):
+    """Running loud level of a recording [dB]: a quantile tracker stepping ``up`` when a
+    frame is louder than the estimate and ``down`` when quieter (it settles where
+    up * (1 - q) = down * q, q = up / (up + down)). The first frame at least ``gate`` loud
+    starts it; after that, frames more than ``below`` dB under the estimate (rests,
+    decays, a room's noise in a pause) leave it alone, whatever their absolute level, so
+    a recording made 20 dB quieter is tracked as it would be at full level. Over the
+    first ``warm_frames`` frames it counts it rises ``warm_up`` a frame instead of ``up``,
+    so it reaches the recording's loud passages within a second whatever the first
+    note's level; a frame more than ``far`` dB above it (music after a room's noise)
+    raises it ``warm_up`` and begins that count again. ``state`` [float64, shape=(2,)]: the estimate (NaN: none yet) and
+    the frames counted so far, carried between calls. Returns the estimate after each
+    frame (NaN until it has one)."""
+    out = np.empty(db.shape[0])
+    level = state[0]
+    seen = state[1]
+    for k in range(db.shape[0]):
+        if np.isnan(level):
+            if db[k] >= gate:
+                level = db[k]
+                seen = 1.0
+        elif db[k] >= level - below:
+            if db[k] > level + far:  # far too low (it began on a room's noise): begin again
+                level += warm_up
+                seen = 0.0
+            elif db[k] > level:
+                level += warm_up if seen < warm_frames else up
+            else:
+                level -= down
+            seen += 1.0
+        out[k] = level
+    state[0] = level
+    state[1] = seen
+    return out
