@@ -314,6 +314,17 @@ def test_cli_pair_measure_and_report(tmp_path: Path, capsys: pytest.CaptureFixtu
         }
 
     rows = [row_of("follow STORED", 2.0, 300.0), row_of("  floor: matcher --help", 0.5, 100.0)]
-    bc.print_report({"pair": what, "rows": rows, "splits": {"follow STORED": {"decode": 0.5, "kernel": 1.0}}})
+    parts = {"decode": 0.5, "features": 1.0, f"{bc.BASELINE}librosa": 0.5, "kernel": 1.0}
+    bc.print_report({"pair": what, "rows": rows, "splits": {"follow STORED": parts}})
     out = capsys.readouterr().out
-    assert "300x" in out and "(command: 4.0x its cpu, 3.00x its RSS)" in out and "total 1.50 s" in out
+    assert "300x" in out and "(command: 4.0x its cpu, 3.00x its RSS)" in out
+    assert "total 2.50 s" in out and "(the part above: 2.00x its cpu)" in out  # a baseline is no part
+
+
+def test_cli_librosa_baseline_runs_on_the_front_ends_frames() -> None:
+    from matcher import Config
+    from matcher.evaluation import bench_cli as bc
+
+    config = Config()
+    audio = np.random.default_rng(0).normal(0, 0.1, 2 * config.sr).astype(np.float32)
+    assert bc.librosa_features_cpu(config, audio) > 0

@@ -14,7 +14,8 @@ grows with the other load, CPU time hardly) and peak RSS (ru_maxrss, absolute); 
 least CPU of ``--repeat`` runs counts, after one run that makes the caches (numba's,
 the filterbanks). RTF cpu = audio seconds per CPU second. Each floor row shows how many
 times its command's CPU and RSS the floor is. ``--split`` adds where the CPU goes, each
-part run alone in a worker process.
+part run alone in a worker process, with librosa's own whole-signal features for the same
+frames beside the take's features (STFT, mel bands and their onset flux, chroma, level).
 
     PYTHONPATH=. .venv/bin/python tools/bench_cli.py [--minutes 16.4] [--audio-minutes 10] [--split]
 

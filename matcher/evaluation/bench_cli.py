@@ -130,10 +130,35 @@ def split_follow_stored(store: Path, name: str, take: Path) -> dict[str, float]:
         return [stream.push(b) for b in blocks] + [stream.flush()]
 
     chunks, parts["features"] = _cpu(features)
+    parts[f"{BASELINE}librosa, the whole signal at once"] = librosa_features_cpu(ref.config, np.concatenate(blocks))
     follower = Follower(ref)
     tracks, parts["follower (kernel + Python)"] = _cpu(lambda: [follower.steps(c) for c in chunks if len(c)])
     _, parts["JSON lines"] = _cpu(lambda: [positions_jsonl(t, ref) for t in tracks])
     return parts
+
+
+#: Split parts that are a yardstick for the part before them, not a part of the command.
+BASELINE = "  baseline: "
+
+
+def librosa_features_cpu(config: Any, audio: np.ndarray) -> float:
+    """CPU seconds of librosa's own whole-signal features for the frames matcher's front end
+    makes (the baseline of its "features" part): STFT (centred, same n_fft and hop), mel
+    bands, their log and per-band onset flux (``onset_strength_multi``, lag 1), chroma and
+    the frame level; after a warm-up on one second, imports done."""
+    import librosa
+
+    def run(x: np.ndarray) -> None:
+        power = np.abs(librosa.stft(x, n_fft=config.n_fft, hop_length=config.hop, center=True)) ** 2
+        mel = librosa.feature.melspectrogram(
+            S=power, sr=config.sr, n_mels=config.n_bands, fmin=config.fmin, fmax=config.fmax
+        )
+        librosa.onset.onset_strength_multi(S=librosa.power_to_db(mel), lag=1, max_size=1)
+        librosa.feature.chroma_stft(S=power, sr=config.sr, n_fft=config.n_fft)
+        librosa.feature.rms(S=np.sqrt(power), frame_length=config.n_fft)
+
+    run(audio[: config.sr])
+    return _cpu(lambda: run(audio))[1]
 
 
 def split_follow_audio(ref: Path, take: Path, pitch_model: str) -> dict[str, float]:
@@ -265,10 +290,13 @@ def print_report(out: dict[str, Any]) -> None:
             f"{r['wall_s']:>7.2f} {r['peak_rss_mb']:>11.0f}  {' '.join(map(str, r['cpu_runs']))}" + ratio
         )
     for name, parts in out.get("splits", {}).items():
-        total = sum(parts.values())
+        total = sum(v for k, v in parts.items() if not k.startswith(BASELINE))
         print(
             f"\nwhere the CPU goes, {name} (each part alone, in one process after matcher's imports; "
             f"total {total:.2f} s):"
         )
+        previous = None
         for part, seconds in parts.items():
-            print(f"  {part:40} {seconds:6.2f} s")
+            ratio = f"  (the part above: {previous / seconds:.2f}x its cpu)" if part.startswith(BASELINE) else ""
+            print(f"  {part:46} {seconds:6.2f} s{ratio}")
+            previous = seconds
