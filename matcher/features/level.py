@@ -18,9 +18,9 @@ def track_loud_level(db, state, up, down, gate, below, warm_frames, warm_up, far
     first ``warm_frames`` frames it counts it rises ``warm_up`` a frame instead of ``up``,
     so it reaches the recording's loud passages within a second whatever the first
     note's level; a frame more than ``far`` dB above it (music after a room's noise)
-    raises it ``warm_up`` and begins that count again. ``state`` [float64, shape=(2,)]: the estimate (NaN: none yet) and
-    the frames counted so far, carried between calls. Returns the estimate after each
-    frame (NaN until it has one)."""
+    raises it ``warm_up`` and begins that count again. ``state`` [float64, shape=(2,)]:
+    the estimate (NaN: none yet) and the frames counted so far, carried between calls.
+    Returns the estimate after each frame (NaN until it has one)."""
     out = np.empty(db.shape[0])
     level = state[0]
     seen = state[1]
