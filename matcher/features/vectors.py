@@ -41,13 +41,14 @@ class CostWeights:
 
     flux, chroma, pitch : float >= 0
         Relative weights of the scaled onset flux, the faded chroma and the pitch-class
-        circle (not all zero).
+        circle (not all zero). Chroma at 0.9 of the flux: re-measured once the flux floor
+        followed each recording's level (docs/DESIGN.md, "Features").
     fade_db : (float, float) [dBFS]
         Chroma fades in linearly from the first level to the second.
     """
 
     flux: float = 1.0
-    chroma: float = 1.0
+    chroma: float = 0.9
     pitch: float = 0.0
     fade_db: tuple[float, float] = (-60.0, -30.0)
 
