@@ -236,11 +236,11 @@ def test_live_material_stats_and_report(tmp_path: Path, capsys: pytest.CaptureFi
 
 def test_sessions_serve_both_ways_and_report_their_keys(yin_config) -> None:
     from matcher.evaluation import bench_sessions as bs
-    from matcher.follow import PreparedReference
+    from matcher.follow import FollowParams, PreparedReference
     from matcher.follow.costs import CostWeights
 
     audio, reference = beatless_melody(yin_config, 5)
-    prepared = PreparedReference.build(reference, CostWeights(), 0.3, 0.3)
+    prepared = PreparedReference.build(reference, CostWeights(), FollowParams().hold_penalty, FollowParams().hold_floor)
     hop = yin_config.hop
     blocks = bs.session_blocks([audio, audio[::-1].copy()], 3, 40, hop)
     assert [b.shape for b in blocks] == [(40 * hop,)] * 3 and blocks[0].dtype == np.float32

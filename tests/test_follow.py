@@ -111,11 +111,14 @@ def warp_path(kind: str, n_ref: int) -> np.ndarray:
 # floor following each recording's loud level (2026-12-06): percussive 0.01 / 2.07 and
 # 1.09 / 11.56, melodic 2.04 / 15.00 and 3.29 / 15.31 (this loud piece's held notes make
 # less flux under the raised floor; the synthetic melodic set of tools/eval_follow.py went
-# 87.4 -> 88.6 % of beats within 50 ms with it).
+# 87.4 -> 88.6 % of beats within 50 ms with it). With chroma at 0.9 and holds inside notes
+# at 60 % of the hold price (2026-12-06): percussive 0.12 / 2.07 and 1.21 / 9.89, melodic
+# 2.52 / 16.19 and 3.27 / 16.43 (a dearer hold lets the argmin run further ahead through
+# a held note; on the dev corpus the change gained 4 points within 50 ms).
 WARP_CASES = [
     pytest.param("percussive", "identity", 1.0, 3.0, id="percussive-identity"),
     pytest.param("percussive", "sine", 1.4, 14.0, id="percussive-sine"),
-    pytest.param("melodic", "identity", 2.4, 20.0, id="melodic-identity"),
+    pytest.param("melodic", "identity", 3.0, 20.0, id="melodic-identity"),
     pytest.param("melodic", "sine", 3.9, 24.0, id="melodic-sine"),
 ]
 
@@ -240,10 +243,17 @@ def test_follow_blocks_equals_offline(references: dict[str, Reference], fermata,
     steps = Follower(ref, lookahead_samples=lookahead).steps(extract(blocks, CFG, NoPitch(CFG)))
     assert_tracks_equal(live, steps.compact())
     # ...and of steps() over the whole file's frames, which equal streamed frames only to
-    # float tolerance (about 1e-5 relative, DESIGN.md): positions must not move, the
-    # match quality (a running average of cost ratios) may differ in its last digits.
+    # float tolerance (about 1e-5 relative, DESIGN.md): the same frames, states and
+    # mostly the same positions. A near tie between paths (a held note, where holding and
+    # stepping cost about alike) may fall the other way on rounding and move the position
+    # by a frame or a few for a while: measured 70 ms at most on this take, on 28-35 % of
+    # the reports; a streaming fault moves it much further.
     offline = Follower(ref, lookahead_samples=lookahead).steps(whole_frames).compact()
-    assert_tracks_equal(live, offline, except_confidence=1e-6)
+    assert len(live) == len(offline)
+    for name in ("t", "frame", "lost", "paused"):
+        np.testing.assert_array_equal(getattr(live, name), getattr(offline, name), err_msg=name)
+    moved = np.abs(live.ref_t - offline.ref_t)
+    assert np.median(moved) == 0.0 and moved.max() <= 0.1
 
 
 # -- state sized by the band, not the piece ------------------------------------------------
@@ -358,10 +368,10 @@ def _follow(reference: Reference, audio: np.ndarray) -> tuple[Track, Follower]:
     return follower.steps(frames_of(audio)), follower
 
 
-def _first_on_truth(track: Track, truth: np.ndarray, start: float) -> float:
-    """Seconds from ``start`` to the first report within 200 ms of truth for the next 1 s."""
+def _first_on_truth(track: Track, truth: np.ndarray, start: float, hold_s: float = 1.0) -> float:
+    """Seconds from ``start`` to the first report within 200 ms of truth for the next ``hold_s``."""
     ok = np.abs(track.ref_t - truth) <= 0.2
-    hold = round(1.0 * RATE)
+    hold = round(hold_s * RATE)
     for k in np.flatnonzero(track.t >= start):
         if k + hold <= len(ok) and ok[k : k + hold].all():
             return float(track.t[k] - start)
@@ -389,6 +399,16 @@ def test_relocks_after_a_jump(long_pair, jump_s: float) -> None:
     assert not track.lost[after].any()
 
 
+def _assert_followed_at_once(track: Track, truth: np.ndarray, resume: float) -> None:
+    """On truth within 0.5 s of the music's return, and closely after it. On truth for
+    half a second, not a whole one: about 1.1 s after the return, the take's note (another
+    timbre) decays before the reference's and the position runs up to 0.22 s ahead through
+    it (the reference's holds inside a note cost 60 % of the hold price, DESIGN.md)."""
+    assert _first_on_truth(track, truth, resume, hold_s=0.5) <= 0.5
+    after = (track.t > resume + 0.5) & (track.t < resume + 5.0)
+    assert np.median(np.abs(track.ref_t[after] - truth[after])) < 0.05
+
+
 def test_pause_holds_where_it_began_and_resumes(long_pair) -> None:
     """5 s of silence mid-piece: once it is a pause (half a second) the position goes back
     to where the silence began and stays there, and the music afterwards is followed at once."""
@@ -399,7 +419,7 @@ def test_pause_holds_where_it_began_and_resumes(long_pair) -> None:
     pause = (track.t >= JUMP_AT + FollowParams().pause_s + 0.05) & (track.t < JUMP_AT + 5.0)
     assert np.max(np.abs(track.ref_t[pause] - JUMP_AT)) <= 0.2
     truth = np.where(track.t < JUMP_AT + 5.0, np.minimum(track.t, JUMP_AT), track.t - 5.0)
-    assert _first_on_truth(track, truth, JUMP_AT + 5.0) <= 0.5
+    _assert_followed_at_once(track, truth, JUMP_AT + 5.0)
     assert follower.relocks == 0
 
 
@@ -417,7 +437,7 @@ def test_pause_in_room_noise_is_held(long_pair, noise_db: float) -> None:
     pause = (track.t >= JUMP_AT) & (track.t < JUMP_AT + 5.0)
     assert np.max(np.abs(track.ref_t[pause] - JUMP_AT)) <= 0.2
     truth = np.where(track.t < JUMP_AT + 5.0, np.minimum(track.t, JUMP_AT), track.t - 5.0)
-    assert _first_on_truth(track, truth, JUMP_AT + 5.0) <= 0.5
+    _assert_followed_at_once(track, truth, JUMP_AT + 5.0)
     assert follower.relocks == 0
 
 

@@ -20,7 +20,7 @@ from matcher import Config, build_reference
 from matcher.audio import read_audio
 from matcher.features import FeatureStream, NoPitch, YinModel
 from matcher.features.spectral import SpectralStream
-from matcher.follow import Follower, PreparedReference, SessionGroup
+from matcher.follow import Follower, FollowParams, PreparedReference, SessionGroup
 from matcher.follow.costs import CostWeights
 
 from .data import DATA_ROOT
@@ -134,7 +134,7 @@ def run(sessions: list[int], seconds: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         sf.write(Path(tmp) / "reference.wav", ref_audio, config.sr, subtype="FLOAT")
         reference = build_reference(Path(tmp) / "reference.wav", config, YinModel(config), name="reference")
-    prepared = PreparedReference.build(reference, CostWeights(), 0.3, 0.3)
+    prepared = PreparedReference.build(reference, CostWeights(), FollowParams().hold_penalty, FollowParams().hold_floor)
     hop = config.hop
     n_hops = int(seconds * config.sr) // hop
     for mode in MODES:  # warm-up: kernels compiled, tables built

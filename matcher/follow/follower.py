@@ -44,7 +44,7 @@ class FollowParams:
     hold_penalty, skip_penalty : float >= 0 [cost units]
         Price of a take frame on which the reference holds still / jumps two frames.
     hold_floor : float in [0, 1]      share of the hold penalty on reference frames without
-                                      onset flux (a held note or rest may wait cheaply)
+                                      onset flux (a held note or rest may wait cheaper)
     tempo_window_s : float > 0 [s]    how much recent path the tempo is the slope of
     gate_s : float > 0 [s]            estimates further than this from the tempo's
                                       prediction are outliers
@@ -97,7 +97,7 @@ class FollowParams:
 
     band_s: float = 10.0
     hold_penalty: float = 0.3
-    hold_floor: float = 0.3
+    hold_floor: float = 0.6
     skip_penalty: float = 0.0
     tempo_window_s: float = 3.0
     gate_s: float = 0.5
