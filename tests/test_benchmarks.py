@@ -240,7 +240,8 @@ def test_sessions_serve_both_ways_and_report_their_keys(yin_config) -> None:
     from matcher.follow.costs import CostWeights
 
     audio, reference = beatless_melody(yin_config, 5)
-    prepared = PreparedReference.build(reference, CostWeights(), FollowParams().hold_penalty, FollowParams().hold_floor)
+    params = FollowParams()
+    prepared = PreparedReference.build(reference, CostWeights(), params.hold_penalty, params.hold_floor)
     hop = yin_config.hop
     blocks = bs.session_blocks([audio, audio[::-1].copy()], 3, 40, hop)
     assert [b.shape for b in blocks] == [(40 * hop,)] * 3 and blocks[0].dtype == np.float32

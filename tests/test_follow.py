@@ -757,7 +757,8 @@ def test_followers_sharing_prepared_arrays_follow_alike(references: dict[str, Re
     """Many sessions of one reference share its arrays (read-only) and follow exactly as
     followers that prepared their own; arrays prepared with other settings are refused."""
     ref = references["melodic"]
-    shared = PreparedReference.build(ref, CostWeights(), FollowParams().hold_penalty, FollowParams().hold_floor)
+    params = FollowParams()
+    shared = PreparedReference.build(ref, CostWeights(), params.hold_penalty, params.hold_floor)
     a, b = (Follower(ref, prepared=shared) for _ in range(2))
     alone = Follower(ref).steps(fermata[1])
     assert_tracks_equal(a.steps(fermata[1]), alone)

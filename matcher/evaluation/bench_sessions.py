@@ -134,7 +134,8 @@ def run(sessions: list[int], seconds: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         sf.write(Path(tmp) / "reference.wav", ref_audio, config.sr, subtype="FLOAT")
         reference = build_reference(Path(tmp) / "reference.wav", config, YinModel(config), name="reference")
-    prepared = PreparedReference.build(reference, CostWeights(), FollowParams().hold_penalty, FollowParams().hold_floor)
+    params = FollowParams()
+    prepared = PreparedReference.build(reference, CostWeights(), params.hold_penalty, params.hold_floor)
     hop = config.hop
     n_hops = int(seconds * config.sr) // hop
     for mode in MODES:  # warm-up: kernels compiled, tables built
