@@ -31,6 +31,9 @@ from .prepared import SILENCE_DB, PreparedReference
 #: Recordings keep 4 and 0.3 s: there 6 gained nothing on the dev corpus.
 SCORE_RELOCK_EVIDENCE = 6.0
 SCORE_RELOCK_CONFIRM_S = 1.0
+#: ``hold_floor`` against a score, measured on dev scores (online, within 50 ms, every 11th /
+#: 9th piece x soundfont/hardest: 0.6 60.0 / 67.1 %, 0.7 61.2 / 67.9 %, 0.8 62.6 / 68.5 %, 1.0 61.7 / -).
+SCORE_HOLD_FLOOR = 0.8
 
 STATE_FOLLOWING = "following"
 STATE_LOST = "lost"
@@ -133,8 +136,11 @@ class FollowParams:
         :data:`SCORE_RELOCK_EVIDENCE`, and the far place must stay the best for
         :data:`SCORE_RELOCK_CONFIRM_S` (a rendering plays its repeats and recapitulations
         alike to the sample, and a player's timbre, pedal and dynamics differ from it more
-        than another recording's do, so far places gather chance evidence faster)."""
-        return cls(relock_evidence=SCORE_RELOCK_EVIDENCE, relock_confirm_s=SCORE_RELOCK_CONFIRM_S)
+        than another recording's do, so far places gather chance evidence faster); a wait
+        inside a note or rest costs :data:`SCORE_HOLD_FLOOR` of the hold price."""
+        return cls(
+            relock_evidence=SCORE_RELOCK_EVIDENCE, relock_confirm_s=SCORE_RELOCK_CONFIRM_S, hold_floor=SCORE_HOLD_FLOOR
+        )
 
     @classmethod
     def for_reference(cls, reference: Reference) -> FollowParams:
