@@ -146,6 +146,25 @@ def test_recovers_known_warp(
     )
 
 
+@pytest.mark.parametrize("kind", ["melodic", "percussive"])
+def test_slow_take_holds_cheaper(references: dict[str, Reference], kind: str) -> None:
+    """A take at half the reference's tempo must hold on every other frame: the hold price
+    follows the slow tempo down (``hold_tempo_s``), and the follower stays nearer the truth
+    than at the full price (measured median error, frames: melodic 8.8 against 10.1,
+    percussive 4.5 against 6.1)."""
+    ref = references[kind]
+    path = np.arange(0.0, len(ref.frames) - 1, 0.5)
+    take = warp_frames(ref.frames, path)
+    median = {}
+    for hold_tempo_s in (FollowParams().hold_tempo_s, 0.0):
+        follower = Follower(ref, FollowParams(hold_tempo_s=hold_tempo_s), lookahead_samples=0)
+        track = follower.steps(take)
+        median[hold_tempo_s] = float(np.median(np.abs(track.ref_t / FRAME_S - path)[int(RATE) :]))
+        slow = follower._fstate[K.S_HOLD_TEMPO]
+        assert slow == 1.0 if hold_tempo_s == 0 else abs(slow - 0.5) < 0.05, slow
+    assert median[FollowParams().hold_tempo_s] < median[0.0], median
+
+
 def test_warp_truth_is_exact(references: dict[str, Reference]) -> None:
     """The harness itself: at integer positions the warped take is the reference frame."""
     ref = references["melodic"]

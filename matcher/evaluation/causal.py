@@ -42,7 +42,7 @@ def column_argmins(ref, ref_hold, take, n_flux, fstate, params):
     for j in range(take.shape[0]):
         K.scale_take_frame(take[j], n_flux, fstate, params, x)
         istate[K.I_J] = j
-        out[j] = K._dtw_column(ref, ref_hold, x, False, D, Dn, cost, istate, params)[0]
+        out[j] = K._dtw_column(ref, ref_hold, x, False, D, Dn, cost, istate, params, 1.0)[0]
     return out
 
 

@@ -48,6 +48,9 @@ class FollowParams:
         Price of a take frame on which the reference holds still / jumps two frames.
     hold_floor : float in [0, 1]      share of the hold penalty on reference frames without
                                       onset flux (a held note or rest may wait cheaper)
+    hold_tempo_s : float >= 0 [s]     time constant of the slow tempo the hold price follows
+                                      while the take is slower than the reference (times the
+                                      tempo ratio; 0: never)
     tempo_window_s : float > 0 [s]    how much recent path the tempo is the slope of
     gate_s : float > 0 [s]            estimates further than this from the tempo's
                                       prediction are outliers
@@ -101,6 +104,7 @@ class FollowParams:
     band_s: float = 10.0
     hold_penalty: float = 0.3
     hold_floor: float = 0.6
+    hold_tempo_s: float = 10.0
     skip_penalty: float = 0.0
     tempo_window_s: float = 3.0
     gate_s: float = 0.5
@@ -340,6 +344,7 @@ class Follower:
         self._istate[K.I_CAND] = -1
         self._fstate = np.zeros(K.N_FSTATE)
         self._fstate[K.S_TEMPO] = 1.0
+        self._fstate[K.S_HOLD_TEMPO] = 1.0
         # The take's flux scale starts from the reference's, worth two seconds of frames.
         prior = 2.0 * rate
         self._fstate[K.S_SCALE_SUM] = self.ref_scale * prior
@@ -374,6 +379,7 @@ class Follower:
         self._params[K.P_TWIN_FACTOR] = max(1.0, p.relock_twin_factor)
         self._params[K.P_SELF_UNIT] = prepared.coarse_unit
         self._params[K.P_SILENT_ADVANCE] = p.silent_advance_s * rate
+        self._params[K.P_HOLD_TEMPO_RATE] = min(1.0, 1.0 / (p.hold_tempo_s * rate)) if p.hold_tempo_s > 0 else 0.0
         # A take frame counts towards the running scale when louder than a tenth of it.
         self._params[K.P_AUDIBLE_NORM] = 0.1
 

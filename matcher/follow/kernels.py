@@ -62,8 +62,20 @@ COARSE = 4
 ) = range(16)
 N_ISTATE = 16
 # Float state slots.
-S_POS, S_TEMPO, S_SCALE_SUM, S_SCALE_N, S_QUALITY, S_SEARCH_POS, S_SILENT_POS, S_G_SUM, S_G_MEAN, S_DOUBT = range(10)
-N_FSTATE = 10
+(
+    S_POS,
+    S_TEMPO,
+    S_SCALE_SUM,
+    S_SCALE_N,
+    S_QUALITY,
+    S_SEARCH_POS,
+    S_SILENT_POS,
+    S_G_SUM,
+    S_G_MEAN,
+    S_DOUBT,
+    S_HOLD_TEMPO,  # the slow tempo the hold price follows
+) = range(11)
+N_FSTATE = 11
 # Parameter slots.
 (
     P_BAND,
@@ -93,8 +105,9 @@ N_FSTATE = 10
     P_TWIN_FACTOR,  # a move between look-alikes needs this many times the evidence
     P_SELF_UNIT,  # the reference's typical distance between two of its coarse frames
     P_SILENT_ADVANCE,  # reference frames the position may advance into a silence before it is a pause
-) = range(27)
-N_PARAMS = 27
+    P_HOLD_TEMPO_RATE,  # rate of the slow tempo the hold price follows, per take frame (0: held at 1)
+) = range(28)
+N_PARAMS = 28
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
@@ -137,8 +150,9 @@ def _prev(D, lo, n_win, i):
 
 
 @njit(cache=True)
-def _dtw_column(ref, ref_hold, x, paused, D, Dn, cost, istate, params):
-    """Add one take frame's column within the band; returns (argmin, band start, width, mean cost)."""
+def _dtw_column(ref, ref_hold, x, paused, D, Dn, cost, istate, params, hold_scale):
+    """Add one take frame's column within the band, holds priced at ``hold_scale`` times
+    ``ref_hold``; returns (argmin, band start, width, mean cost)."""
     n_ref = ref.shape[0]
     n_win = D.shape[0]
     j = istate[I_J]
@@ -157,7 +171,7 @@ def _dtw_column(ref, ref_hold, x, paused, D, Dn, cost, istate, params):
             prev = 0.0 if i == 0 else INF
         else:
             # While the player pauses, holding still costs nothing.
-            prev = _prev(D, lo_old, width, i) + (0.0 if paused else ref_hold[i])
+            prev = _prev(D, lo_old, width, i) + (0.0 if paused else ref_hold[i] * hold_scale)
             v = _prev(D, lo_old, width, i - 1)
             if v < prev:
                 prev = v
@@ -502,7 +516,12 @@ def follow_chunk(
         scale_take_frame(take[m], n_flux, fstate, params, x)
 
         if not frozen:
-            arg, lo, width, mean_cost = _dtw_column(ref, ref_hold, x, paused, D, Dn, cost, istate, params)
+            # A take slower than the reference must hold on a share 1 - tempo of its frames:
+            # the holds cost that much less, so a slow take is not pulled ahead into the
+            # reference's next notes. The tempo here is a slow one (a fermata or a rest
+            # is not a slower take).
+            hold_scale = min(1.0, fstate[S_HOLD_TEMPO])
+            arg, lo, width, mean_cost = _dtw_column(ref, ref_hold, x, paused, D, Dn, cost, istate, params, hold_scale)
             # Match quality: how much cheaper the chosen cell is than the band's average.
             q_now = 1.0 - cost[arg - lo] / mean_cost if mean_cost > 0 else 0.0
             fstate[S_QUALITY] += params[P_QUALITY_RATE] * (q_now - fstate[S_QUALITY])
@@ -510,6 +529,7 @@ def follow_chunk(
                 fstate[S_POS] += fstate[S_TEMPO]  # the music rests here too: time goes on
             else:
                 _track(float(arg), D, lo, width, hist_j, hist_p, istate, fstate, params)
+                fstate[S_HOLD_TEMPO] += params[P_HOLD_TEMPO_RATE] * (fstate[S_TEMPO] - fstate[S_HOLD_TEMPO])
         # else hold the position; the tempo keeps its value
 
         # Global tracker: coarse take frames, each column's work spread over the next hops.
