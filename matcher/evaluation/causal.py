@@ -31,7 +31,9 @@ def column_argmins(ref, ref_hold, take, n_flux, fstate, params):
     (:func:`matcher.follow.kernels._dtw_column`) over a window as long as the reference,
     take frames scaled as :func:`matcher.follow.kernels.scale_take_frame` does
     (``fstate``, ``params``: a follower's, for the scale's start and rule and the step
-    prices). Every path begins at the reference's first frame, as the follower's do."""
+    prices). Every path begins at the reference's first frame, as the follower's do.
+    Holds cost their full price: the follower's cheaper holds in a slower take follow its
+    tempo model, which the bound leaves out."""
     n = ref.shape[0]
     D = np.full(n, K.INF)
     Dn = np.empty(n)
