@@ -18,7 +18,8 @@ bands, faded chroma, optionally pitch):
 frame path into a strictly increasing, sub-frame map between the two time axes (the
 midpoint of each horizontal or vertical run) and, from frames, keeps it at the onsets
 of either recording with linear pieces in between (:func:`onset_anchored`): that map
-is what the comparison reads.
+is what the comparison reads. Against a score, :func:`matcher.compare.compare` keeps it
+at the score's note onsets alone (:func:`kept_at`).
 
 Time axes: ``a_t`` for the first performance A (the rows), ``b_t`` for B (the columns),
 in seconds from the start of each audio, frame ``k`` at ``k * hop / sr``.
@@ -466,9 +467,26 @@ def onset_anchored(
         pb = pb[np.min(np.abs(pb[:, None] - cb[None, :]), axis=1, initial=np.inf) > window_s]
     a_t = np.concatenate([[a0], pa, alignment.a_at(pb), ca, [a1]])
     b_t = np.concatenate([[b0], alignment.b_at(pa), pb, cb, [b1]])
+    return dataclasses.replace(alignment, **_increasing(a_t, b_t))
+
+
+def kept_at(alignment: Alignment, a_points: np.ndarray) -> Alignment:
+    """The alignment kept only at A times ``a_points`` (and both ends), linear in between.
+
+    Against a score, whose note onsets are known exactly, a beat inside a held note or a
+    rest is placed by a steady tempo between the notes around it: onsets the take's flux
+    shows there (noise, a pedal, an ornament) are not the score's and pull it aside."""
+    a0, a1 = float(alignment.a_t[0]), float(alignment.a_t[-1])
+    a_points = np.unique(np.asarray(a_points, np.float64))
+    a_t = np.r_[a0, a_points[(a_points > a0) & (a_points < a1)], a1]
+    return dataclasses.replace(alignment, **_increasing(a_t, np.asarray(alignment.b_at(a_t), np.float64)))
+
+
+def _increasing(a_t: np.ndarray, b_t: np.ndarray) -> dict[str, np.ndarray]:
+    """Points sorted by A time and kept where they advance both times (strictly increasing
+    on both axes); both ends stay."""
     order = np.lexsort((b_t, a_t))
     a_t, b_t = a_t[order], b_t[order]
-    # Strictly increasing on both axes: drop points that do not advance both times.
     keep = np.ones(len(a_t), bool)
     last = 0
     for k in range(1, len(a_t)):
@@ -479,7 +497,7 @@ def onset_anchored(
     if not keep[-1]:  # the end point always stays; drop what it does not advance past
         keep[last] = False
         keep[-1] = True
-    return dataclasses.replace(alignment, a_t=a_t[keep], b_t=b_t[keep])
+    return {"a_t": a_t[keep], "b_t": b_t[keep]}
 
 
 def align_frames(a: Frames, b: Frames, config: Config, params: AlignParams | None = None) -> Alignment:

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .align import Alignment, AlignParams, align_frames
+from .align import Alignment, AlignParams, align_frames, kept_at
 from .atomic import write_atomic  # in __all__: its old home, where tools import it
 from .beats import Beats
 from .errors import ParameterError
@@ -330,6 +330,8 @@ def compare(
         from .notation.realign import realign
 
         alignment, passes = realign(a, b, alignment, params)
+    if a.score is not None and params.onset_anchors is not None:
+        alignment = kept_at(alignment, a.score.note_t)  # the score's onsets, not the take's flux peaks
     fs = a.config.frame_seconds
 
     # Overall tempo over A's audible span inside the aligned range.

@@ -232,6 +232,22 @@ def test_onset_anchors_interpolate_between_onsets(rng: np.random.Generator) -> N
     assert np.abs(out.b_at(grid) - linear).max() < 1e-4  # the anchored map does not
 
 
+def test_kept_at_keeps_the_path_at_given_times_and_is_linear_between() -> None:
+    from matcher.align import kept_at
+
+    al = identity_alignment(300)
+    al = dataclasses_replace(al, b_t=al.b_t + 0.02 * np.sin(al.a_t * 40))  # a wiggly path
+    points = np.array([100 * FS, 50 * FS, 100 * FS, 250 * FS, 400 * FS])  # unsorted, repeated, one beyond
+    out = kept_at(al, points)
+    np.testing.assert_allclose(out.a_t, [0.0, 50 * FS, 100 * FS, 250 * FS, al.a_t[-1]])
+    np.testing.assert_allclose(out.b_t, al.b_at(out.a_t))
+    assert np.all(np.diff(out.b_t) > 0)
+    grid = np.arange(110, 240) * FS
+    linear = np.interp(grid, [100 * FS, 250 * FS], [al.b_at(100 * FS), al.b_at(250 * FS)])
+    assert np.abs(al.b_at(grid) - linear).max() > 1e-2
+    assert np.abs(out.b_at(grid) - linear).max() < 1e-9
+
+
 def test_a_spread_chord_meets_the_other_in_the_middle(rng: np.random.Generator) -> None:
     from matcher.align import onset_anchored
 

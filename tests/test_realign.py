@@ -70,6 +70,9 @@ def test_compare_aligns_again_at_the_players_tempo(tmp_path: Path, pickup_file: 
 
     result = compare(ref, take)
     assert result.meta["score_alignment"] == "2 passes"
+    # the map between the two is kept at the score's note onsets only, straight between them
+    inner = result.alignment.a_t[1:-1]
+    assert np.min(np.abs(inner[:, None] - ref.score.note_t[None, :]), axis=1).max() < 1e-9
     a_frames = result.alignment.a_frames
     assert a_frames.max() < len(ref.frames) and np.all(np.diff(a_frames) >= 0)
     errors = np.abs(result.alignment.b_at(info.beat_t) - truth)
