@@ -427,7 +427,9 @@ def onset_anchored(
     and a DTW path runs diagonally and then jumps just before the next onset; the
     position of a beat inside such a stretch is better estimated by a steady tempo
     between the onsets around it. The map keeps the path's correspondence at each
-    onset peak of A and of B (:func:`onset_peaks` at ``threshold``) plus both ends.
+    onset peak of A and of B (:func:`onset_peaks` at ``threshold``) that the other
+    recording has too (one of its peaks within ``window_s`` of where the path maps it),
+    plus both ends.
 
     A pianist who leads with the melody or breaks the hands plays one chord as two
     onsets 50-120 ms apart where the other plays it at once; the path then pairs the
@@ -462,6 +464,10 @@ def onset_anchored(
             used_b[members] = used_a[i] = True
     ca, cb = np.array(chord_a), np.array(chord_b)
     pa, pb = pa[~used_a], pb[~used_b]
+    # An onset only one recording has (noise, a pedal, a note one player adds) is no
+    # anchor: the straight line over it is the better guess.
+    pa = pa[_nearest(np.asarray(alignment.b_at(pa)), pb, window_s) >= 0]
+    pb = pb[_nearest(np.asarray(alignment.a_at(pb)), pa, window_s) >= 0]
     if len(ca):  # single onsets next to a spread chord would pull it back to the louder voice
         pa = pa[np.min(np.abs(pa[:, None] - ca[None, :]), axis=1, initial=np.inf) > window_s]
         pb = pb[np.min(np.abs(pb[:, None] - cb[None, :]), axis=1, initial=np.inf) > window_s]

@@ -232,6 +232,22 @@ def test_onset_anchors_interpolate_between_onsets(rng: np.random.Generator) -> N
     assert np.abs(out.b_at(grid) - linear).max() < 1e-4  # the anchored map does not
 
 
+def test_an_onset_only_one_recording_has_is_no_anchor(rng: np.random.Generator) -> None:
+    from matcher.align import onset_anchored
+
+    n = 300
+    a = frames_with_onsets(n, {50: 10.0, 250: 10.0}, rng)
+    b = frames_with_onsets(n, {50: 10.0, 150: 10.0, 250: 10.0}, rng)  # B's noise burst at 150
+    al = identity_alignment(n)
+    al = dataclasses_replace(al, b_t=al.b_t + 0.002 * np.sin(al.a_t * 40))
+    out = onset_anchored(al, a, b, -50.0, 1.0, None)
+    inner = out.b_t[1:-1]
+    assert np.min(np.abs(inner - 50 * FS)) < 2 * FS and np.min(np.abs(inner - 250 * FS)) < 2 * FS
+    assert np.min(np.abs(inner - 150 * FS)) > 20 * FS  # B's lone peak is not kept
+    both = onset_anchored(al, b, b, -50.0, 1.0, None)  # where both have it, it is
+    assert np.min(np.abs(both.b_t - 150 * FS)) < 2 * FS
+
+
 def test_kept_at_keeps_the_path_at_given_times_and_is_linear_between() -> None:
     from matcher.align import kept_at
 
