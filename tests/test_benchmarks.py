@@ -86,7 +86,7 @@ def test_a_prepared_reference_with_given_vectors_follows_as_follower_steps(yin_c
 
     plain = Follower(reference)
     vectors = np.ascontiguousarray(cost_vectors(reference.frames, plain.weights, plain.ref_scale))
-    built = PreparedReference.build(reference, plain.weights, plain.params.hold_penalty, plain.params.hold_floor)
+    built = PreparedReference.build(reference, plain.weights, plain.params)
     prepared = replace(built, ref_vectors=vectors, ref_coarse=coarse_features(vectors, built.n_flux))
     f = Follower(reference, prepared=prepared)
     db, active = f.take_activity(take.db, take.chroma)
@@ -241,7 +241,7 @@ def test_sessions_serve_both_ways_and_report_their_keys(yin_config) -> None:
 
     audio, reference = beatless_melody(yin_config, 5)
     params = FollowParams()
-    prepared = PreparedReference.build(reference, CostWeights(), params.hold_penalty, params.hold_floor)
+    prepared = PreparedReference.build(reference, CostWeights(), params)
     hop = yin_config.hop
     blocks = bs.session_blocks([audio, audio[::-1].copy()], 3, 40, hop)
     assert [b.shape for b in blocks] == [(40 * hop,)] * 3 and blocks[0].dtype == np.float32

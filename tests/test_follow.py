@@ -777,7 +777,7 @@ def test_followers_sharing_prepared_arrays_follow_alike(references: dict[str, Re
     followers that prepared their own; arrays prepared with other settings are refused."""
     ref = references["melodic"]
     params = FollowParams()
-    shared = PreparedReference.build(ref, CostWeights(), params.hold_penalty, params.hold_floor)
+    shared = PreparedReference.build(ref, CostWeights(), params)
     a, b = (Follower(ref, prepared=shared) for _ in range(2))
     alone = Follower(ref).steps(fermata[1])
     assert_tracks_equal(a.steps(fermata[1]), alone)

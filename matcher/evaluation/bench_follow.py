@@ -121,7 +121,7 @@ def feature_follower(ref_features: np.ndarray, frame_rate: int, band_s: float, p
     frames = feature_frames(ref_features, pad)
     reference = Reference("features", frames, beats, config, {})
     params, weights = FollowParams(band_s=band_s), CostWeights()
-    built = PreparedReference.build(reference, weights, params.hold_penalty, params.hold_floor)
+    built = PreparedReference.build(reference, weights, params)
     vectors = given_vectors(frames)
     coarse = coarse_features(vectors, built.n_flux)
     for a in (vectors, coarse):

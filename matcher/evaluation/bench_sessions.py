@@ -135,7 +135,7 @@ def run(sessions: list[int], seconds: float) -> dict[str, Any]:
         sf.write(Path(tmp) / "reference.wav", ref_audio, config.sr, subtype="FLOAT")
         reference = build_reference(Path(tmp) / "reference.wav", config, YinModel(config), name="reference")
     params = FollowParams()
-    prepared = PreparedReference.build(reference, CostWeights(), params.hold_penalty, params.hold_floor)
+    prepared = PreparedReference.build(reference, CostWeights(), params)
     hop = config.hop
     n_hops = int(seconds * config.sr) // hop
     for mode in MODES:  # warm-up: kernels compiled, tables built

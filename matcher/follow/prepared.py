@@ -12,6 +12,7 @@ from ..reference import Reference
 from . import kernels as K
 from .activity import noise_like, playing
 from .costs import CostWeights, cost_vectors, flux_scale
+from .params import FollowParams
 
 
 @dataclass(frozen=True, eq=False)
@@ -29,7 +30,7 @@ class PreparedReference:
 
     reference: Reference
     weights: CostWeights
-    hold: tuple[float, float]  # (hold_penalty, hold_floor) the holds were priced with
+    hold: tuple[float, float]  # (hold_penalty, hold_floor) of the FollowParams the holds were priced with
     ref_scale: float
     n_flux: int
     ref_vectors: np.ndarray
@@ -40,10 +41,11 @@ class PreparedReference:
     coarse_unit: float
 
     @classmethod
-    def build(
-        cls, reference: Reference, weights: CostWeights, hold_penalty: float, hold_floor: float
-    ) -> PreparedReference:
+    def build(cls, reference: Reference, weights: CostWeights, params: FollowParams) -> PreparedReference:
+        """The arrays for followers of ``reference`` with these weights and settings (of the
+        settings, only the hold prices shape them)."""
         reference.check_followable()
+        hold_penalty, hold_floor = params.hold_penalty, params.hold_floor
         frames, c = reference.frames, reference.config
         scale = flux_scale(frames, c.gate_db)
         vectors = np.ascontiguousarray(cost_vectors(frames, weights, scale))
@@ -62,9 +64,10 @@ class PreparedReference:
         unit = coarse_unit(arrays[3])
         return cls(reference, weights, (hold_penalty, hold_floor), scale, n_flux, *arrays, loud, unit)
 
-    def check(self, reference: Reference, weights: CostWeights, hold_penalty: float, hold_floor: float) -> None:
+    def check(self, reference: Reference, weights: CostWeights, params: FollowParams) -> None:
         """Refuse arrays prepared for another reference or other settings."""
-        if self.reference is not reference or self.weights != weights or self.hold != (hold_penalty, hold_floor):
+        hold = (params.hold_penalty, params.hold_floor)
+        if self.reference is not reference or self.weights != weights or self.hold != hold:
             raise ParameterError(
                 f"prepared arrays of {self.reference.name!r} (weights {self.weights}, hold {self.hold}) do not "
                 f"match this follower's reference {reference.name!r} and settings"

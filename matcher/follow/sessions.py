@@ -52,7 +52,7 @@ class SessionGroup:
         self.params = params or FollowParams.for_reference(reference)
         self.weights = weights or CostWeights()
         p = self.params
-        self.prepared = PreparedReference.build(reference, self.weights, p.hold_penalty, p.hold_floor)
+        self.prepared = PreparedReference.build(reference, self.weights, p)
         self.tables = spectral_tables(self.config)
         self._sessions: dict[int, tuple[SpectralStream, Follower]] = {}
         self._ids = itertools.count()

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from ..performance import Performance
-from .follower import FollowParams, Track
+from .follower import Track
+from .params import FollowParams
 
 #: A silence becomes a pause after this long [s] (``FollowParams.pause_s``); the pause
 #: began where the silence did, so its frames count as paused in these figures.
