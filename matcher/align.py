@@ -78,9 +78,11 @@ class AlignParams:
     coarse_cells : int > 0
         ``banded`` aligns in full once ``n * m`` is at most this many cells.
     onset_anchors : float > 0, optional
-        Keep the path only at onsets — local peaks of either recording's flux norm at
-        least this many times its mean over audible frames — and interpolate linearly
-        between them (see :func:`onset_anchored`). None keeps every path point.
+        Keep the path only at onsets — local peaks of a recording's flux norm at least
+        this many times its mean over audible frames that the other recording has too —
+        and interpolate linearly between them (see :func:`onset_anchored`); against a
+        score, :func:`matcher.compare.compare` keeps it at the score's note onsets instead
+        (:func:`kept_at`). None keeps every path point.
     spread_chords : float > 0, optional
         Onsets at least this many times the mean flux that one recording spreads over
         50-120 ms and the other plays at once are paired at their mean (see

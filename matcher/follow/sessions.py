@@ -51,8 +51,7 @@ class SessionGroup:
         self.config = reference.config
         self.params = params or FollowParams.for_reference(reference)
         self.weights = weights or CostWeights()
-        p = self.params
-        self.prepared = PreparedReference.build(reference, self.weights, p)
+        self.prepared = PreparedReference.build(reference, self.weights, self.params)
         self.tables = spectral_tables(self.config)
         self._sessions: dict[int, tuple[SpectralStream, Follower]] = {}
         self._ids = itertools.count()
