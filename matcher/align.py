@@ -36,6 +36,7 @@ import numpy as np
 from .config import Config
 from .errors import ParameterError
 from .features import Frames
+from .features.level import loud_level
 from .features.vectors import CostWeights, cost_vectors, flux_norms, flux_scale, noise_flux
 
 METHODS = ("auto", "dtw", "banded")
@@ -508,9 +509,29 @@ def _increasing(a_t: np.ndarray, b_t: np.ndarray) -> dict[str, np.ndarray]:
     return {"a_t": a_t[keep], "b_t": b_t[keep]}
 
 
+#: The most B's frame levels are moved to meet A's loud level [dB] (the follower's
+#: ``FollowParams.level_range_db``).
+LEVEL_RANGE_DB = 40.0
+
+
+def level_matched(b: Frames, a: Frames) -> Frames:
+    """B's frames with their levels moved so that B's loud level
+    (:func:`~matcher.features.level.loud_level`) is A's, by at most LEVEL_RANGE_DB.
+
+    The level gate and the chroma's fade are absolute [dBFS]: a take recorded 20 dB
+    quieter than its reference would have its soft passages read as silence and their
+    chroma faded out. The follower brings a take's levels to its reference's as it
+    goes; a file has all its frames at hand, so its levels move by one offset. The
+    flux needs nothing: its floor follows each recording's own level."""
+    shift = float(np.clip(loud_level(a.db) - loud_level(b.db), -LEVEL_RANGE_DB, LEVEL_RANGE_DB))
+    return dataclasses.replace(b, db=(b.db + np.float32(shift)).astype(np.float32))
+
+
 def align_frames(a: Frames, b: Frames, config: Config, params: AlignParams | None = None) -> Alignment:
-    """Align two recordings' frames (both made with ``config``)."""
+    """Align two recordings' frames (both made with ``config``; B's levels brought to
+    A's, :func:`level_matched`)."""
     params = params or AlignParams()
+    b = level_matched(b, a)
     X = feature_vectors(a, params.weights, config.gate_db)
     Y = feature_vectors(b, params.weights, config.gate_db)
     alignment = align_vectors(X, Y, config.frame_seconds, params)

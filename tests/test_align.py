@@ -326,3 +326,29 @@ def test_onset_peaks_stand_out_of_a_held_notes_own_flux(yin_config, yin_model) -
     assert np.sum(everywhere < 1.9) > 5 and np.min(np.abs(everywhere - 2.0)) < 0.05
     standing_out = peaks(round(0.25 / fs))
     assert len(standing_out) == 1 and abs(standing_out[0] - 2.0) < 0.05
+
+
+def test_a_quieter_take_is_aligned_as_at_the_references_level(yin_config, yin_model) -> None:
+    """The gate and the chroma's fade are absolute [dBFS]: a take recorded 20 dB quieter
+    is brought to the reference's loud level first, so its vectors and its map are the
+    ones the same take at full level gives."""
+    from matcher import extract
+    from matcher.align import align_frames, feature_vectors, level_matched
+    from matcher.features.level import loud_level
+    from matcher.synth import TempoMap, melody, render
+
+    notes = melody(8, 4, seed=5)
+    ref = extract([render(notes, TempoMap((0.0, 32.0), (100.0, 100.0)), yin_config.sr)], yin_config, yin_model)
+    take_audio = render(notes, TempoMap((0.0, 16.0, 32.0), (90.0, 115.0, 95.0)), yin_config.sr, timbre=1)
+    full = extract([take_audio], yin_config, yin_model)
+    quiet = extract([take_audio * np.float32(0.1)], yin_config, yin_model)
+    gate, weights = yin_config.gate_db, AlignWeights()
+    # (within a fraction of a dB: decays under digital silence's level count once moved up)
+    assert loud_level(level_matched(quiet, ref).db) == pytest.approx(loud_level(ref.db), abs=0.25)
+    # Unmatched, the quiet take's soft frames fade out of the chroma.
+    assert not np.allclose(feature_vectors(quiet, weights, gate), feature_vectors(full, weights, gate), atol=1e-3)
+    matched_quiet = feature_vectors(level_matched(quiet, ref), weights, gate)
+    assert np.allclose(matched_quiet, feature_vectors(level_matched(full, ref), weights, gate), atol=1e-3)
+    a_full, a_quiet = align_frames(ref, full, yin_config), align_frames(ref, quiet, yin_config)
+    probe = np.linspace(1.0, a_full.a_t[-1] - 1.0, 200)
+    assert np.max(np.abs(a_quiet.b_at(probe) - a_full.b_at(probe))) < 2 * yin_config.frame_seconds

@@ -10,9 +10,9 @@ import pytest
 from matcher import Config
 from matcher.beats import Beats
 from matcher.features import NoPitch, extract
+from matcher.features.level import SILENCE_DB, loud_level
 from matcher.follow import Follower, FollowParams
 from matcher.follow import kernels as K
-from matcher.follow.prepared import SILENCE_DB, loud_level
 from matcher.reference import Reference
 from matcher.synth import TempoMap, melody, render
 

@@ -1,10 +1,22 @@
-"""A recording's running loud level, frame by frame (numba), which the flux floor follows
-(:mod:`matcher.features.spectral`)."""
+"""A recording's loud level: running, frame by frame (numba), which the flux floor follows
+(:mod:`matcher.features.spectral`); and of a whole recording, which the follower starts
+a take's loudness from and the offline aligner brings a take's levels to."""
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+#: Which quantile of a performance's frame levels is its loud level, and the level below
+#: which a frame is digital silence rather than quiet music [dBFS].
+LOUD_QUANTILE = 0.9
+SILENCE_DB = -85.0
+
+
+def loud_level(db: np.ndarray) -> float:
+    """LOUD_QUANTILE of the frame levels above SILENCE_DB [dBFS] (SILENCE_DB if none)."""
+    heard = db[db >= SILENCE_DB]
+    return float(np.quantile(heard, LOUD_QUANTILE)) if len(heard) else SILENCE_DB
 
 
 @njit(cache=True)

@@ -16,13 +16,14 @@ import numpy as np
 
 from ..errors import ParameterError
 from ..features import Frames
+from ..features.level import SILENCE_DB
 from ..reference import Reference
 from . import kernels as K
 from .activity import NOISE_BELOW_LOUD_DB, noise_like, playing
 from .costs import CostWeights, cost_vectors
 from .jsonl import jsonl
 from .params import FollowParams
-from .prepared import SILENCE_DB, PreparedReference
+from .prepared import PreparedReference
 
 STATE_FOLLOWING = "following"
 STATE_LOST = "lost"

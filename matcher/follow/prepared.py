@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ParameterError
+from ..features.level import loud_level
 from ..reference import Reference
 from . import kernels as K
 from .activity import noise_like, playing
@@ -72,18 +73,6 @@ class PreparedReference:
                 f"prepared arrays of {self.reference.name!r} (weights {self.weights}, hold {self.hold}) do not "
                 f"match this follower's reference {reference.name!r} and settings"
             )
-
-
-#: Which quantile of a performance's frame levels is its loud level, and the level below
-#: which a frame is digital silence rather than quiet music [dBFS].
-LOUD_QUANTILE = 0.9
-SILENCE_DB = -85.0
-
-
-def loud_level(db: np.ndarray) -> float:
-    """LOUD_QUANTILE of the frame levels above SILENCE_DB [dBFS] (SILENCE_DB if none)."""
-    heard = db[db >= SILENCE_DB]
-    return float(np.quantile(heard, LOUD_QUANTILE)) if len(heard) else SILENCE_DB
 
 
 def coarse_unit(coarse: np.ndarray, pairs: int = 4096) -> float:
