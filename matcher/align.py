@@ -468,9 +468,11 @@ def onset_anchored(
     ca, cb = np.array(chord_a), np.array(chord_b)
     pa, pb = pa[~used_a], pb[~used_b]
     # An onset only one recording has (noise, a pedal, a note one player adds) is no
-    # anchor: the straight line over it is the better guess.
-    pa = pa[_nearest(np.asarray(alignment.b_at(pa)), pb, window_s) >= 0]
-    pb = pb[_nearest(np.asarray(alignment.a_at(pb)), pa, window_s) >= 0]
+    # anchor: the straight line over it is the better guess. Both judged against the
+    # other's onsets as found, so the rule is the same either way round.
+    shared_a = _nearest(np.asarray(alignment.b_at(pa)), pb, window_s) >= 0
+    shared_b = _nearest(np.asarray(alignment.a_at(pb)), pa, window_s) >= 0
+    pa, pb = pa[shared_a], pb[shared_b]
     if len(ca):  # single onsets next to a spread chord would pull it back to the louder voice
         pa = pa[np.min(np.abs(pa[:, None] - ca[None, :]), axis=1, initial=np.inf) > window_s]
         pb = pb[np.min(np.abs(pb[:, None] - cb[None, :]), axis=1, initial=np.inf) > window_s]
