@@ -511,29 +511,36 @@ def _increasing(a_t: np.ndarray, b_t: np.ndarray) -> dict[str, np.ndarray]:
     return {"a_t": a_t[keep], "b_t": b_t[keep]}
 
 
-#: The most B's frame levels are moved to meet A's loud level [dB] (the follower's
-#: ``FollowParams.level_range_db``).
+#: The most a recording's frame levels are moved to meet the other's loud level [dB] (the
+#: follower's ``FollowParams.level_range_db``).
 LEVEL_RANGE_DB = 40.0
 
 
-def level_matched(b: Frames, a: Frames) -> Frames:
-    """B's frames with their levels moved so that B's loud level
-    (:func:`~matcher.features.level.loud_level`) is A's, by at most LEVEL_RANGE_DB.
+def level_matched(a: Frames, b: Frames) -> tuple[Frames, Frames]:
+    """A and B with the quieter one's frame levels moved up so that both have the louder
+    one's loud level (:func:`~matcher.features.level.loud_level`), by at most LEVEL_RANGE_DB.
 
     The level gate and the chroma's fade are absolute [dBFS]: a take recorded 20 dB
     quieter than its reference would have its soft passages read as silence and their
-    chroma faded out. The follower brings a take's levels to its reference's as it
-    goes; a file has all its frames at hand, so its levels move by one offset. The
-    flux needs nothing: its floor follows each recording's own level."""
-    shift = float(np.clip(loud_level(a.db) - loud_level(b.db), -LEVEL_RANGE_DB, LEVEL_RANGE_DB))
-    return dataclasses.replace(b, db=(b.db + np.float32(shift)).astype(np.float32))
+    chroma faded out. Moving the quieter one up, not the louder one down, keeps a quiet
+    recording (a pianissimo piece, a score rendered at its own dynamics) from pulling the
+    other's soft passages under the gate too. A file has all its frames at hand, so its
+    levels move by one offset. The flux needs nothing: its floor follows each
+    recording's own level."""
+    loud_a, loud_b = loud_level(a.db), loud_level(b.db)
+    shift = float(np.clip(abs(loud_a - loud_b), 0.0, LEVEL_RANGE_DB))
+    quieter = "a" if loud_a < loud_b else "b"
+    moved = {"a": a, "b": b}
+    frames = moved[quieter]
+    moved[quieter] = dataclasses.replace(frames, db=(frames.db + np.float32(shift)).astype(np.float32))
+    return moved["a"], moved["b"]
 
 
 def align_frames(a: Frames, b: Frames, config: Config, params: AlignParams | None = None) -> Alignment:
-    """Align two recordings' frames (both made with ``config``; B's levels brought to
-    A's, :func:`level_matched`)."""
+    """Align two recordings' frames (both made with ``config``; the quieter one's levels
+    brought to the louder one's, :func:`level_matched`)."""
     params = params or AlignParams()
-    b = level_matched(b, a)
+    a, b = level_matched(a, b)
     X = feature_vectors(a, params.weights, config.gate_db)
     Y = feature_vectors(b, params.weights, config.gate_db)
     alignment = align_vectors(X, Y, config.frame_seconds, params)
