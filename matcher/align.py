@@ -528,12 +528,12 @@ def level_matched(a: Frames, b: Frames) -> tuple[Frames, Frames]:
     levels move by one offset. The flux needs nothing: its floor follows each
     recording's own level."""
     loud_a, loud_b = loud_level(a.db), loud_level(b.db)
-    shift = float(np.clip(abs(loud_a - loud_b), 0.0, LEVEL_RANGE_DB))
-    quieter = "a" if loud_a < loud_b else "b"
-    moved = {"a": a, "b": b}
-    frames = moved[quieter]
-    moved[quieter] = dataclasses.replace(frames, db=(frames.db + np.float32(shift)).astype(np.float32))
-    return moved["a"], moved["b"]
+    shift = np.float32(min(abs(loud_a - loud_b), LEVEL_RANGE_DB))
+
+    def raised(frames: Frames) -> Frames:
+        return dataclasses.replace(frames, db=(frames.db + shift).astype(np.float32, copy=False))
+
+    return (raised(a), b) if loud_a < loud_b else (a, raised(b))
 
 
 def align_frames(a: Frames, b: Frames, config: Config, params: AlignParams | None = None) -> Alignment:
