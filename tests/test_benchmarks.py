@@ -72,6 +72,7 @@ def test_a_prepared_reference_with_given_vectors_follows_as_follower_steps(yin_c
     from matcher.features import extract
     from matcher.follow import Follower
     from matcher.follow.costs import cost_vectors
+    from matcher.follow.follower import take_inputs
     from matcher.follow.prepared import PreparedReference, coarse_features
     from matcher.synth import TempoMap, melody, render
 
@@ -89,9 +90,7 @@ def test_a_prepared_reference_with_given_vectors_follows_as_follower_steps(yin_c
     built = PreparedReference.build(reference, plain.weights, plain.params)
     prepared = replace(built, ref_vectors=vectors, ref_coarse=coarse_features(vectors, built.n_flux))
     f = Follower(reference, prepared=prepared)
-    db, active = f.take_activity(take.db, take.chroma)
-    take_vectors = np.ascontiguousarray(cost_vectors(replace(take, db=db), f.weights, 1.0))
-    got = f.steps_vectors(take_vectors, active)
+    got = f.steps_vectors(*take_inputs(take, f.weights))
     np.testing.assert_allclose(got.ref_t, expected.ref_t)
 
 

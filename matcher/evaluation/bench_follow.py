@@ -131,10 +131,12 @@ def feature_follower(ref_features: np.ndarray, frame_rate: int, band_s: float, p
 
 
 def given_steps(follower, frames):
-    """``Follower.steps`` on frames compared as they are: the take's levels as ``steps``
-    brings them to the reference's, then ``steps_vectors`` on :func:`given_vectors`."""
-    db, active = follower.take_activity(frames.db, frames.chroma)
-    return follower.steps_vectors(given_vectors(replace(frames, db=db)), active)
+    """``Follower.steps`` on frames compared as they are: ``steps_vectors`` on
+    :func:`given_vectors`, with the frames' levels and noise-like flags as ``steps`` reads
+    them (the kernel fades the chroma columns by the levels brought to the reference's)."""
+    from matcher.follow.activity import noise_like
+
+    return follower.steps_vectors(given_vectors(frames), np.asarray(frames.db, np.float64), noise_like(frames.chroma))
 
 
 def given_step(follower, frame):
@@ -144,9 +146,10 @@ def given_step(follower, frame):
 
 def kernel_steps(follower, take: np.ndarray) -> np.ndarray:
     """The kernel alone (``follow_chunk`` via ``Follower.run_kernel``, as ``steps`` calls it)
-    on the take's cost vectors [float32, shape=(m, d), C-contiguous], every frame audible;
+    on the take's cost vectors [float32, shape=(m, d), C-contiguous], every frame at 0 dBFS
+    and not noise-like (audible);
     positions [reference frames]."""
-    return follower.run_kernel(take, np.ones(len(take), bool))[1]
+    return follower.run_kernel(take, np.zeros(len(take)), np.zeros(len(take), bool))[1]
 
 
 def timed_passes(make, run, passes: int, min_seconds: float = 0.0) -> list[float]:

@@ -22,6 +22,7 @@ from ..audio import file_blocks
 from ..features import NoPitch, extract
 from ..follow import Follower, FollowParams
 from ..follow import kernels as K
+from ..follow.costs import cost_vectors
 from ..reference import Reference
 
 
@@ -57,7 +58,9 @@ def run_causal(ref: Reference, take_audio: Path, params: FollowParams) -> tuple[
     if not len(frames):
         return np.zeros(0), np.zeros(0)
     follower = Follower(ref, params)
-    take = follower.take_vectors(frames)[0]
+    # The chroma faded at the take's levels as recorded: the follower brings them to the
+    # reference's at its own place, which the bound does not follow.
+    take = np.ascontiguousarray(cost_vectors(frames, follower.weights, 1.0))
     fstate, params_vector = follower.kernel_vectors()
     arg = column_argmins(follower.ref_vectors, follower.ref_hold, take, follower.n_flux, fstate, params_vector)
     t = np.arange(len(arg)) * follower.frame_s + follower.lookahead_s

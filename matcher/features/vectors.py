@@ -110,7 +110,7 @@ def flux_scale(frames: Frames, gate_db: float, noise: np.ndarray | None = None) 
 
 
 def cost_vectors(
-    frames: Frames, weights: CostWeights, scale: float = 1.0, noise: np.ndarray | None = None
+    frames: Frames, weights: CostWeights, scale: float = 1.0, noise: np.ndarray | None = None, fade: bool = True
 ) -> np.ndarray:
     """Per-frame cost vectors.
 
@@ -125,6 +125,9 @@ def cost_vectors(
     noise : np.ndarray [shape=(n_bands,)], optional
         Flux per band that the recording's noise makes (:func:`noise_flux`), taken off
         each frame's flux (down to zero) before the scale.
+    fade : bool
+        Fade the chroma out in quiet frames (``weights.fade_db``, by ``frames.db``); the
+        follower fades a take's chroma itself, by its levels brought to the reference's.
 
     Returns
     -------
@@ -146,8 +149,8 @@ def cost_vectors(
     chroma[:] = frames.chroma
     chroma_norm = np.sqrt(np.einsum("ij,ij->i", chroma, chroma).astype(np.float64)) + 1e-12
     lo, hi = weights.fade_db
-    fade = np.clip((frames.db.astype(np.float64) - lo) / (hi - lo), 0.0, 1.0)
-    chroma *= (weights.chroma * fade / chroma_norm).astype(np.float32)[:, None]
+    faded = np.clip((frames.db.astype(np.float64) - lo) / (hi - lo), 0.0, 1.0) if fade else 1.0
+    chroma *= (weights.chroma * faded / chroma_norm).astype(np.float32)[:, None]
     voiced = frames.voiced
     angle = 2 * np.pi * np.where(voiced, np.nan_to_num(frames.midi, nan=0.0), 0.0) / 12.0
     conf = weights.pitch * np.where(voiced, frames.confidence, 0.0)

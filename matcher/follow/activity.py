@@ -34,8 +34,9 @@ def noise_like(chroma: np.ndarray) -> np.ndarray:
 
 
 def playing(db: np.ndarray, noise: np.ndarray, gate_db: float, loud_db: float) -> np.ndarray:
-    """bool per frame: it plays there. ``db``: frame levels brought to the reference's
-    loudness (:meth:`Follower.take_activity`); ``noise``: :func:`noise_like` of its chroma;
-    ``loud_db``: the reference's loud level."""
+    """bool per frame: it plays there. ``db``: frame levels [dBFS] (a reference's as they
+    are; the follower's kernel judges a take's frame by frame by this same rule, at its
+    levels brought to the reference's: :func:`matcher.follow.kernels.take_level`);
+    ``noise``: :func:`noise_like` of its chroma; ``loud_db``: the reference's loud level."""
     db = np.asarray(db)
     return (db >= gate_db) & ~(noise & (db < loud_db - NOISE_BELOW_LOUD_DB))

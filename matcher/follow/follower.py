@@ -9,17 +9,16 @@ search band, never by the piece.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
 
 from ..errors import ParameterError
 from ..features import Frames
-from ..features.level import SILENCE_DB
 from ..reference import Reference
 from . import kernels as K
-from .activity import NOISE_BELOW_LOUD_DB, noise_like, playing
+from .activity import NOISE_BELOW_LOUD_DB, noise_like
 from .costs import CostWeights, cost_vectors
 from .jsonl import jsonl
 from .params import FollowParams
@@ -65,6 +64,18 @@ class Position:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), allow_nan=False)
+
+
+def take_inputs(
+    frames: Frames, weights: CostWeights, noise: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the follower's kernel reads of take frames: cost vectors [float32, C-contiguous,
+    flux unscaled, chroma not faded], frame levels [float64, dBFS] and noise-like flags
+    [bool] (``noise``: :func:`~matcher.follow.activity.noise_like` of the chroma when the
+    caller has it)."""
+    vectors = np.ascontiguousarray(cost_vectors(frames, weights, 1.0, fade=False))
+    noise = noise_like(frames.chroma) if noise is None else noise
+    return vectors, np.asarray(frames.db, np.float64), np.asarray(noise, np.bool_)
 
 
 def _json_float(v: float) -> float | None:
@@ -190,6 +201,8 @@ class Follower:
         self._D = np.full(n_win, K.INF)
         self._Dn = np.empty(n_win)
         self._D_snap = np.full(n_win, K.INF)
+        self._D_left = np.full(n_win, K.INF)  # the band a far move left, while the move is on trial
+        self._trial_istate = np.zeros(K.N_ISTATE, np.int64)
         self._cost = np.empty(n_win)
         win = max(8, round(p.tempo_window_s * rate))
         self._hist_j = np.zeros(win)
@@ -199,7 +212,6 @@ class Follower:
         self._glob = np.zeros((2, max(len(self.ref_coarse), 1)))
         self._y = np.zeros(24, np.float32)
         self._pooled = np.zeros(24)
-        self._level = np.array([prepared.loud_db])  # the take's loudness, first guessed the reference's
         self._istate = np.zeros(K.N_ISTATE, np.int64)
         self._istate[K.I_G_ROW] = -1
         self._last = np.array([-1.0, -1.0])  # last (position, reported ref_t)
@@ -242,6 +254,15 @@ class Follower:
         self._params[K.P_TWIN_FACTOR] = max(1.0, p.relock_twin_factor)
         self._params[K.P_SELF_UNIT] = prepared.coarse_unit
         self._params[K.P_SILENT_ADVANCE] = p.silent_advance_s * rate
+        self._params[K.P_LEVEL_STEP] = p.level_step_db
+        self._params[K.P_LEVEL_RANGE] = p.level_range_db
+        self._params[K.P_GATE_DB] = c.gate_db
+        self._params[K.P_LOUD_DB] = prepared.loud_db
+        self._params[K.P_NOISE_BELOW] = NOISE_BELOW_LOUD_DB
+        self._params[K.P_FADE_LO], self._params[K.P_FADE_HI] = self.weights.fade_db
+        self._params[K.P_TRIAL] = round(p.relock_trial_s * rate)
+        self._params[K.P_LEVEL_DOUBT] = p.lost_doubt
+        self._params[K.P_LEVEL_WARM] = round(p.level_warm_s * rate)
         self._params[K.P_HOLD_TEMPO_RATE] = min(1.0, 1.0 / (p.hold_tempo_s * rate)) if p.hold_tempo_s > 0 else 0.0
         # A take frame counts towards the running scale when louder than a tenth of it.
         self._params[K.P_AUDIBLE_NORM] = 0.1
@@ -258,21 +279,21 @@ class Follower:
     def frames_seen(self) -> int:
         return int(self._istate[K.I_J])
 
-    def run_kernel(self, take: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, ...]:
+    def run_kernel(self, take: np.ndarray, db: np.ndarray, noise: np.ndarray) -> tuple[np.ndarray, ...]:
         """The kernel over take cost vectors [float32, shape=(m, d), C-contiguous, flux
-        unscaled] and their audible flags: (raw argmin, position, tempo, quality, doubt,
-        paused)."""
+        unscaled, chroma not faded], their frame levels [float64, dBFS] and noise-like flags
+        [bool]: (raw argmin, position, tempo, quality, doubt, paused)."""
         m = len(take)
         raw = np.empty(m, np.int64)
         pos, tempo, quality, doubt = (np.empty(m) for _ in range(4))
         paused = np.zeros(m, np.bool_)
         if m:
             K.follow_chunk(
-                self.ref_vectors, self.ref_hold, self.ref_active, self.ref_coarse,
-                take, active, self.n_flux,
-                self._D, self._Dn, self._D_snap, self._cost, self._hist_j, self._hist_p,
+                self.ref_vectors, self.ref_hold, self.ref_active, self.prepared.ref_db, self.ref_coarse,
+                take, db, noise, self.n_flux,
+                self._D, self._Dn, self._D_snap, self._D_left, self._cost, self._hist_j, self._hist_p,
                 self._glob, self._y, self._pooled,
-                self._istate, self._fstate, self._params,
+                self._istate, self._trial_istate, self._fstate, self._params,
                 raw, pos, tempo, quality, doubt, paused,
             )  # fmt: skip
         return raw, pos, tempo, quality, doubt, paused
@@ -280,8 +301,9 @@ class Follower:
     def seek(self, ref_t: float) -> None:
         """Tell the follower the player is now at reference time ``ref_t`` [s] (a tapped bar,
         "from the start"): the band restarts there at once, the next positions begin there
-        and go on from it; the tempo is kept, the tempo history and any pending jump or
-        far candidate of the global tracker are dropped. Not counted in :attr:`relocks`."""
+        and go on from it; the tempo and the take's level offset are kept (the offset
+        learns fast again, as at the start), the tempo history and any pending jump or far
+        candidate of the global tracker are dropped. Not counted in :attr:`relocks`."""
         if not np.isfinite(ref_t):
             raise ParameterError(f"Follower.seek needs a finite reference time [s], got {ref_t!r}")
         if self.frames_seen == 0:  # the kernel's first column starts every path at the start
@@ -297,10 +319,12 @@ class Follower:
         self._D[:] = np.where((first >= target - 2) & (first <= target), 0.0, K.INF)
         i, f = self._istate, self._fstate
         i[K.I_LO], i[K.I_CUR] = lo, target
-        i[K.I_HIST_N] = i[K.I_OUTLIERS] = i[K.I_SILENT_RUN] = i[K.I_CAND_N] = 0
+        i[K.I_HIST_N] = i[K.I_OUTLIERS] = i[K.I_SILENT_RUN] = i[K.I_CAND_N] = i[K.I_TRIAL_LEFT] = 0
         i[K.I_CAND] = -1
         f[K.S_POS] = f[K.S_SILENT_POS] = f[K.S_SEARCH_POS] = float(target)
         f[K.S_DOUBT] = 0.0
+        # The level offset learns the new place's level fast again, as at the start.
+        f[K.S_LEVEL_N] = 0.0
         # The global tracker's evidence was gathered against the old place: start it afresh.
         self._glob[:] = 0.0
         i[K.I_G_ROW] = -1
@@ -316,61 +340,30 @@ class Follower:
         (:mod:`matcher.evaluation.causal`) starts from, the follower left as it is."""
         return self._fstate.copy(), self._params.copy()
 
-    def take_vectors(self, frames: Frames) -> tuple[np.ndarray, np.ndarray]:
+    def take_vectors(self, frames: Frames) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Take frames as the kernel reads them: their cost vectors [float32, C-contiguous,
-        flux unscaled] after :meth:`take_activity`, and their audible flags. Advances
-        the take's loudness tracker."""
-        db, active = self.take_activity(frames.db, frames.chroma)
-        return np.ascontiguousarray(cost_vectors(replace(frames, db=db), self.weights, 1.0)), active
+        flux unscaled, chroma not faded: the kernel fades it by the take's level brought to
+        the reference's], frame levels [float64, dBFS] and noise-like flags [bool]."""
+        return take_inputs(frames, self.weights)
 
-    def take_activity(
-        self, db: np.ndarray, chroma: np.ndarray, noise: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The take's frame levels brought to the reference's loudness
-        (:meth:`take_levels`) and where the player plays: above the level gate and not
-        room noise (:mod:`matcher.follow.activity`); the chroma's flatness judged once
-        (``noise``: :func:`~matcher.follow.activity.noise_like` of ``chroma`` when the
-        caller has it: a group of sessions judges all its frames at once)."""
-        if noise is None:
-            noise = noise_like(chroma)
-        db = self.take_levels(db, noise)
-        return db, playing(db, noise, self.config.gate_db, self.prepared.loud_db)
-
-    def take_levels(self, db: np.ndarray, noise: np.ndarray) -> np.ndarray:
-        """The take's frame levels [dBFS] brought to the reference's loudness: shifted by
-        the reference's loud level minus the take's, tracked causally (it starts at the
-        reference's). The level gate and the chroma fade then mean the same in a take
-        recorded 20 dB quieter (measured: 88 -> 95 % of beats within 50 ms). ``noise``
-        frames (bool, :func:`matcher.follow.activity.noise_like`) well below the tracked
-        level leave the tracker alone: five seconds of noise in a pause would
-        otherwise lower it 14 dB and make the noise loud."""
-        p = self.params
-        levels = np.asarray(db, np.float64)
-        track = K.track_level(
-            levels, noise, self._level, p.level_up_db, p.level_down_db, SILENCE_DB, NOISE_BELOW_LOUD_DB
-        )
-        offset = np.minimum(np.maximum(self.prepared.loud_db - track, -p.level_range_db), p.level_range_db)
-        return (db + offset).astype(np.float32)
-
-    def steps_vectors(self, take: np.ndarray, active: np.ndarray) -> Track:
-        """:meth:`steps` from the take frames' cost vectors [float32, shape=(m, d),
-        C-contiguous, flux unscaled: ``cost_vectors(frames, weights, 1.0)``] and their
-        audible flags [bool, shape=(m,)] (many sessions build theirs in one pass)."""
+    def steps_vectors(self, take: np.ndarray, db: np.ndarray, noise: np.ndarray) -> Track:
+        """:meth:`steps` from what :meth:`take_vectors` gives (many sessions build theirs in
+        one pass, :func:`take_inputs`)."""
         m = len(take)
         j0 = self.frames_seen
         if self._pending_seek is not None and m:
             # A place told before the first frame: the first column begins the paths, then
             # the band moves there; the first position is already the place told.
-            self.run_kernel(take[:1], active[:1])
+            self.run_kernel(take[:1], db[:1], noise[:1])
             self.seek(self._pending_seek)
             self._pending_seek = None
             f = self._fstate
-            _, pos, tempo, quality, doubt, paused = self.run_kernel(take[1:], active[1:])
+            _, pos, tempo, quality, doubt, paused = self.run_kernel(take[1:], db[1:], noise[1:])
             pos, tempo = np.concatenate([[f[K.S_POS]], pos]), np.concatenate([[f[K.S_TEMPO]], tempo])
             quality, doubt = np.concatenate([[f[K.S_QUALITY]], quality]), np.concatenate([[0.0], doubt])
             paused = np.concatenate([[False], paused])
         else:
-            _, pos, tempo, quality, doubt, paused = self.run_kernel(take, active)
+            _, pos, tempo, quality, doubt, paused = self.run_kernel(take, db, noise)
         frame = np.arange(j0, j0 + m)
         t = frame * self.frame_s + self.lookahead_s
         # Extrapolate over the look-ahead (the frame's centre is lookahead_s before t), and

@@ -23,7 +23,13 @@ then, so each value is the change-detection (CUSUM) evidence that the player lef
 follower's place for that one; every place pays a small drift per frame, so passages
 played alike elsewhere never add up to a move. When a far place's evidence passes a
 threshold (in units of the mean frame cost) and stays the best for a moment, the
-follower moves there. Exact repeats match equally well and so never trigger a move.
+follower moves there. Exact repeats match equally well and so never trigger a move. A
+move stays on trial for a while: the band it left goes on beside the new one, and if the
+band left has the cheaper path at full resolution by then, the follower goes back.
+
+The take's levels are brought to the reference's where the follower is (a take recorded
+quieter is raised, a soft passage over a room's noise is not) before the level gate and
+the chroma's fade read them.
 While the take is silent and the reference is not, the player has paused: after
 ``pause`` frames the band goes back to where the silence began and waits (no columns).
 
@@ -35,6 +41,8 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+from ..features.level import SILENCE_DB
 
 INF = 1e30
 
@@ -59,8 +67,9 @@ COARSE = 4
     I_G_AUDIBLE,  # audible take frames in the coarse frame being pooled
     I_SNAP_LO,  # band start when the silence began
     I_SNAP_CUR,  # raw position when the silence began
-) = range(16)
-N_ISTATE = 16
+    I_TRIAL_LEFT,  # take frames left in which a move is on trial (0: none)
+) = range(17)
+N_ISTATE = 17
 # Float state slots.
 (
     S_POS,
@@ -74,8 +83,12 @@ N_ISTATE = 16
     S_G_MEAN,
     S_DOUBT,
     S_HOLD_TEMPO,  # the slow tempo the hold price follows
-) = range(11)
-N_FSTATE = 11
+    S_LEVEL,  # the take's level offset to the reference's [dB]
+    S_TRIAL_LEFT_COST,  # best path cost since a move on trial, in the band it left
+    S_TRIAL_COST,  # the same in the band it moved to
+    S_LEVEL_N,  # frames the level offset has learned from
+) = range(15)
+N_FSTATE = 15
 # Parameter slots.
 (
     P_BAND,
@@ -106,8 +119,23 @@ N_FSTATE = 11
     P_SELF_UNIT,  # the reference's typical distance between two of its coarse frames
     P_SILENT_ADVANCE,  # reference frames the position may advance into a silence before it is a pause
     P_HOLD_TEMPO_RATE,  # rate of the slow tempo the hold price follows, per take frame (0: held at 1)
-) = range(28)
-N_PARAMS = 28
+    P_LEVEL_STEP,  # dB per frame the take's level offset moves towards the reference's level here
+    P_LEVEL_RANGE,  # the most the offset shifts the take's levels either way [dB]
+    P_GATE_DB,  # the level gate [dBFS]
+    P_LOUD_DB,  # the reference's loud level [dBFS]
+    P_NOISE_BELOW,  # a noise-like take frame this far under P_LOUD_DB is silence [dB]
+    P_FADE_LO,  # the chroma fades in from this level ... [dBFS]
+    P_FADE_HI,  # ... to this one
+    P_TRIAL,  # take frames a far move stays on trial against the band it left (0: none)
+    P_LEVEL_DOUBT,  # the level offset holds while a far place has this share of a move's evidence
+    P_LEVEL_WARM,  # frames over which the offset first learns at LEVEL_WARM_STEPS times the step
+) = range(38)
+N_PARAMS = 38
+
+#: Over its first ``P_LEVEL_WARM`` frames the level offset steps this many times faster: a
+#: take's gain differs from the first note, and a slow start left a louder percussion take in
+#: a hall and pink noise as loud as it came for seconds (dev percussion corpus, hardest).
+LEVEL_WARM_STEPS = 10.0
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
@@ -123,21 +151,33 @@ def _distance(a, x):
 
 
 @njit(cache=True)
-def track_level(db, noise, state, up, down, floor, noise_below):
-    """Running loudness of a take [dB]: a quantile tracker stepping ``up`` when a frame is
-    louder than the estimate and ``down`` when quieter (the estimate settles where
-    up * (1 - q) = down * q, q = up / (up + down)); frames below ``floor`` (digital
-    silence), and noise-like frames (``noise``, bool) more than ``noise_below`` dB under
-    the estimate (a room's noise in a pause), leave it alone. ``state`` [shape=(1,)]
-    carries it between calls; returns the estimate after each frame."""
-    out = np.empty(db.shape[0])
-    level = state[0]
-    for k in range(db.shape[0]):
-        if db[k] >= floor and not (noise[k] and db[k] < level - noise_below):
-            level += up if db[k] > level else -down
-        out[k] = level
-    state[0] = level
-    return out
+def take_level(db, noise, ref_db, ref_sounds, sure, fstate, params):
+    """The take frame's level [dBFS] brought to the reference's, and whether it plays.
+
+    The offset (``fstate[S_LEVEL]``) moves ``P_LEVEL_STEP`` dB a frame towards the
+    reference's level at the follower's place minus the take's (a running median of that
+    difference), on frames where the reference plays and the take is not digital silence
+    nor a room's noise (noise-like and well under the reference's loud level; a drum's
+    stroke near it counts): a take recorded 20 dB quieter is
+    raised 20 dB, while a soft passage stays soft where the reference is soft too, and a
+    room's noise over it is not raised as if it were music.
+    Over the first ``P_LEVEL_WARM`` frames it learns from it steps :data:`LEVEL_WARM_STEPS`
+    times faster. Unless the follower is ``sure`` of its place, the offset holds: while a far place has
+    gathered ``P_LEVEL_DOUBT`` of the evidence a move needs, or a move is on trial, it
+    would follow the level of a place the player may not be at, and hide where they are.
+    A frame plays when its brought level passes the gate and it is not noise-like well
+    under the reference's loud level (:mod:`matcher.follow.activity`)."""
+    level = fstate[S_LEVEL]
+    brought = db + level
+    room = noise and brought < params[P_LOUD_DB] - params[P_NOISE_BELOW]
+    plays = brought >= params[P_GATE_DB] and not room
+    # A quiet take's frames under the gate count: they are what raises it.
+    if sure and not room and ref_sounds and db > SILENCE_DB:
+        step = params[P_LEVEL_STEP] * (LEVEL_WARM_STEPS if fstate[S_LEVEL_N] < params[P_LEVEL_WARM] else 1.0)
+        fstate[S_LEVEL_N] += 1.0
+        level += step if ref_db - db > level else -step
+        fstate[S_LEVEL] = min(max(level, -params[P_LEVEL_RANGE]), params[P_LEVEL_RANGE])
+    return brought, plays
 
 
 @njit(cache=True)
@@ -188,7 +228,7 @@ def _dtw_column(ref, ref_hold, x, paused, D, Dn, cost, istate, params, hold_scal
         D[k] = Dn[k] - best if Dn[k] < INF else INF
     istate[I_LO] = lo
     istate[I_CUR] = arg
-    return arg, lo, width, cost_sum / width
+    return arg, lo, width, cost_sum / width, best
 
 
 @njit(cache=True)
@@ -440,6 +480,30 @@ def _relock(target, D, istate, fstate, params, n_ref):
 
 
 @njit(cache=True)
+def _trial_step(ref, ref_hold, x, paused, D, D_left, Dn, cost, best, istate, trial_istate, fstate, params, hold_scale):
+    """One take frame of a far move on trial: the band it left takes the frame too, and
+    each band's best path cost since the move adds up (``best``: the new band's for this
+    frame). At the trial's end, if the band left has the cheaper path, the move was chance
+    fit at the far place (it passed the coarse search's evidence, but at full resolution
+    the place left explains the take better): its band comes back, the new one is
+    dropped, and the position goes back to it. Returns True when it did."""
+    trial_istate[I_J] = istate[I_J]
+    left_best = _dtw_column(ref, ref_hold, x, paused, D_left, Dn, cost, trial_istate, params, hold_scale)[4]
+    fstate[S_TRIAL_LEFT_COST] += left_best
+    fstate[S_TRIAL_COST] += best
+    istate[I_TRIAL_LEFT] -= 1
+    if istate[I_TRIAL_LEFT] > 0 or fstate[S_TRIAL_LEFT_COST] >= fstate[S_TRIAL_COST]:
+        return False
+    D[:] = D_left
+    istate[I_LO] = trial_istate[I_LO]
+    istate[I_CUR] = trial_istate[I_CUR]
+    istate[I_HIST_N] = 0
+    istate[I_OUTLIERS] = 0
+    fstate[S_POS] = float(istate[I_CUR])
+    return True
+
+
+@njit(cache=True)
 def scale_take_frame(frame, n_flux, fstate, params, x):
     """The take frame's cost vector as the band compares it, into ``x``: flux columns
     divided by the take's running flux scale (causal: the mean flux norm over its audible
@@ -458,9 +522,9 @@ def scale_take_frame(frame, n_flux, fstate, params, x):
 
 @njit(cache=True)
 def follow_chunk(
-    ref, ref_hold, ref_active, ref_coarse, take, take_active, n_flux,
-    D, Dn, D_snap, cost, hist_j, hist_p, glob, y, pooled,
-    istate, fstate, params,
+    ref, ref_hold, ref_active, ref_db, ref_coarse, take, take_db, take_noise, n_flux,
+    D, Dn, D_snap, D_left, cost, hist_j, hist_p, glob, y, pooled,
+    istate, trial_istate, fstate, params,
     out_raw, out_pos, out_tempo, out_quality, out_doubt, out_paused,
 ):  # fmt: skip
     """Advance the follower by ``len(take)`` frames.
@@ -468,15 +532,21 @@ def follow_chunk(
     ref : float32 [shape=(n_ref, d)]  reference cost vectors (flux columns already scaled)
     ref_hold : float64 [shape=(n_ref,)]  price of holding still on each reference frame
     ref_active : bool [shape=(n_ref,)]  the reference sounds there (above the level gate)
+    ref_db : float64 [shape=(n_ref,)]  the reference's frame levels [dBFS]
     ref_coarse : float32 [shape=(n_ref // COARSE, 24)]  search features of the reference
-    take : float32 [shape=(m, d)]  unscaled take cost vectors (flux in the first ``n_flux`` columns)
-    take_active : bool [shape=(m,)]  the take sounds (above the level gate)
-    D, Dn, D_snap, cost : float64 [shape=(n_win,)]  accumulated costs of the last column,
-        scratch, the column when a silence began, scratch
+    take : float32 [shape=(m, d)]  take cost vectors, flux unscaled (the first ``n_flux``
+        columns), chroma not faded (the next 12: the kernel fades them by the take's level
+        brought to the reference's, :func:`take_level`)
+    take_db : float64 [shape=(m,)]  the take's frame levels as recorded [dBFS]
+    take_noise : bool [shape=(m,)]  the take frame is noise-like (flat chroma)
+    D, Dn, D_snap, D_left, cost : float64 [shape=(n_win,)]  accumulated costs of the last
+        column, scratch, the column when a silence began, the band a move on trial left,
+        scratch
     hist_j, hist_p : float64 [shape=(tempo_win,)]  ring of recent (take frame, position)
     glob : float64 [shape=(2, n_ref // COARSE)]  the global tracker's columns
     y : float32, pooled : float64 [shape=(24,)]  the coarse take frame being added, the next one's sum
     istate, fstate, params : state and parameter vectors (slots above)
+    trial_istate : int64 [shape=(N_ISTATE,)]  the band a move on trial left (I_LO, I_CUR, I_J)
     out_* : [shape=(m,)]  raw argmin, smoothed position [ref frames], tempo [ref frames per
         take frame], match quality in [0, 1], doubt (a far place's evidence as a share of
         what a move needs), paused (the take is silent where the reference sounds, or
@@ -489,7 +559,9 @@ def follow_chunk(
         j = istate[I_J]
         # Silence where the reference sounds is a pause; silence where it rests is music.
         here = min(max(int(fstate[S_POS] + 0.5), 0), n_ref - 1)
-        silent = not take_active[m]
+        sure = fstate[S_DOUBT] < params[P_LEVEL_DOUBT] and istate[I_TRIAL_LEFT] == 0
+        brought, plays = take_level(take_db[m], take_noise[m], ref_db[here], ref_active[here], sure, fstate, params)
+        silent = not plays
         if silent and (ref_active[here] or istate[I_SILENT_RUN] >= params[P_PAUSE_AFTER]):
             if istate[I_SILENT_RUN] == 0:
                 # Where the silence began: a pause goes back here and holds.
@@ -514,6 +586,10 @@ def follow_chunk(
         # While paused where the reference sounds, the path waits: no column is added.
         frozen = paused and ref_active[here]
         scale_take_frame(take[m], n_flux, fstate, params, x)
+        # The chroma fades out in quiet frames, judged at the level brought to the reference's.
+        fade = min(max((brought - params[P_FADE_LO]) / (params[P_FADE_HI] - params[P_FADE_LO]), 0.0), 1.0)
+        for k in range(n_flux, n_flux + 12):
+            x[k] *= fade
 
         if not frozen:
             # A take slower than the reference must hold on a share 1 - tempo of its frames:
@@ -521,9 +597,15 @@ def follow_chunk(
             # reference's next notes. The tempo here is a slow one (a fermata or a rest
             # is not a slower take).
             hold_scale = min(1.0, fstate[S_HOLD_TEMPO])
-            arg, lo, width, mean_cost = _dtw_column(ref, ref_hold, x, paused, D, Dn, cost, istate, params, hold_scale)
+            arg, lo, width, mean_cost, best = _dtw_column(
+                ref, ref_hold, x, paused, D, Dn, cost, istate, params, hold_scale
+            )
             # Match quality: how much cheaper the chosen cell is than the band's average.
             q_now = 1.0 - cost[arg - lo] / mean_cost if mean_cost > 0 else 0.0
+            if istate[I_TRIAL_LEFT] > 0 and _trial_step(
+                ref, ref_hold, x, paused, D, D_left, Dn, cost, best, istate, trial_istate, fstate, params, hold_scale
+            ):
+                arg, lo = istate[I_CUR], istate[I_LO]  # the move was undone
             fstate[S_QUALITY] += params[P_QUALITY_RATE] * (q_now - fstate[S_QUALITY])
             if paused:
                 fstate[S_POS] += fstate[S_TEMPO]  # the music rests here too: time goes on
@@ -556,6 +638,14 @@ def follow_chunk(
             if target >= 0:
                 # The column ended at take frame I_G_J; the player has moved on since.
                 since = (j - istate[I_G_J]) * fstate[S_TEMPO]
+                if params[P_TRIAL] > 0:
+                    # The band left goes on beside the new one for a while (_trial_step).
+                    D_left[:] = D
+                    trial_istate[I_LO] = istate[I_LO]
+                    trial_istate[I_CUR] = istate[I_CUR]
+                    istate[I_TRIAL_LEFT] = int(params[P_TRIAL])
+                    fstate[S_TRIAL_LEFT_COST] = 0.0
+                    fstate[S_TRIAL_COST] = 0.0
                 _relock(int(target * COARSE + COARSE - 1 + since), D, istate, fstate, params, n_ref)
 
         istate[I_J] = j + 1

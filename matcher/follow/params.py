@@ -50,7 +50,8 @@ class FollowParams:
     quality_time_s : float > 0 [s]    time constant of the match-quality average
     lost_below : float                match quality under which the state is ``lost``
     lost_doubt : float >= 0           the state is ``lost`` too while a far place has gathered
-                                      this share of the evidence a move needs
+                                      this share of the evidence a move needs (and the
+                                      take's level offset holds meanwhile)
     pause_s : float > 0 [s]           silence this long (below the level gate) is a pause:
                                       the position goes back to where it began and holds
     search_hold : float >= 0 [cost]   price of a held coarse frame in the global tracker
@@ -68,10 +69,18 @@ class FollowParams:
                                       side of the place found (the search is coarse)
     relock_confirm_s : float > 0 [s]  how long the same far place must stay the best
                                       (against a score: :data:`SCORE_RELOCK_CONFIRM_S`)
-    level_up_db, level_down_db : float >= 0 [dB per frame]
-                                      steps of the take's loudness tracker (a running 90th
-                                      percentile of its frame levels)
+    level_step_db : float >= 0 [dB per frame]
+                                      how fast the take's level offset follows the
+                                      reference's level at the follower's place minus the
+                                      take's (a running median of that difference)
+    level_warm_s : float >= 0 [s]     over the first frames it learns from (this long) the
+                                      offset steps ten times faster (a take's gain differs
+                                      from the first note on)
     level_range_db : float >= 0 [dB]  the most the take's levels are shifted either way
+    relock_trial_s : float >= 0 [s]   a far move stays on trial this long: the band it left
+                                      goes on beside the new one, and if the band left has
+                                      the cheaper path by then, the follower goes back (0:
+                                      no trial)
     catchup : float >= 0 [frames per frame]
                                       how much faster than the tempo the position may move
                                       to an estimate ahead of it (0: only by a jump); an
@@ -111,9 +120,10 @@ class FollowParams:
     relock_drift: float = 0.2
     relock_spread_s: float = 0.5
     relock_confirm_s: float = 0.3
-    level_up_db: float = 0.95
-    level_down_db: float = 0.05
+    level_step_db: float = 0.05
+    level_warm_s: float = 2.0
     level_range_db: float = 40.0
+    relock_trial_s: float = 2.0
     catchup: float = 2.0
     catchup_range_s: float = 3.0
     relock_twin_s: float = 4.0

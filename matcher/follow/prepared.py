@@ -27,6 +27,8 @@ class PreparedReference:
     loud_db : float [dBFS]                      the reference's loud level (LOUD_QUANTILE of its frame levels)
     coarse_unit : float                         median distance between two of its coarse frames
                                                 (the scale of the global tracker's look-alike test)
+    ref_db : float64 [shape=(n_ref,)]           its frame levels [dBFS] (a take's levels are
+                                                brought to them where the follower is)
     """
 
     reference: Reference
@@ -40,6 +42,7 @@ class PreparedReference:
     ref_coarse: np.ndarray
     loud_db: float
     coarse_unit: float
+    ref_db: np.ndarray
 
     @classmethod
     def build(cls, reference: Reference, weights: CostWeights, params: FollowParams) -> PreparedReference:
@@ -60,10 +63,11 @@ class PreparedReference:
         loud = loud_level(frames.db)
         active = playing(frames.db, noise_like(frames.chroma), c.gate_db, loud)
         arrays = (vectors, ref_hold, active, coarse_features(vectors, n_flux))
-        for a in arrays:
+        ref_db = np.array(frames.db, np.float64)
+        for a in (*arrays, ref_db):
             a.setflags(write=False)  # shared between sessions
         unit = coarse_unit(arrays[3])
-        return cls(reference, weights, (hold_penalty, hold_floor), scale, n_flux, *arrays, loud, unit)
+        return cls(reference, weights, (hold_penalty, hold_floor), scale, n_flux, *arrays, loud, unit, ref_db)
 
     def check(self, reference: Reference, weights: CostWeights, params: FollowParams) -> None:
         """Refuse arrays prepared for another reference or other settings."""

@@ -20,9 +20,8 @@ import numpy as np
 from ..features import Frames
 from ..features.spectral import SpectralStream, spectral_arrays, spectral_tables
 from ..reference import Reference
-from .activity import noise_like
-from .costs import CostWeights, cost_vectors
-from .follower import Follower, FollowParams, Track
+from .costs import CostWeights
+from .follower import Follower, FollowParams, Track, take_inputs
 from .prepared import PreparedReference
 
 
@@ -106,23 +105,17 @@ class SessionGroup:
             return {}
         # Every session's new frames in one set of arrays, a session's rows after another's.
         spec = spectral_arrays(self.tables, [(self._sessions[session][0], w) for session, w in ready])
-        # Room noise judged for every session's frames at once; each session's levels
-        # brought to the reference's loudness by its own tracker.
-        noise = noise_like(spec["chroma"])
-        playing, first = [], 0
-        for session, windows in ready:
-            rows = slice(first, first + len(windows))
-            first += len(windows)
-            follower = self._sessions[session][1]
-            spec["db"][rows], active = follower.take_activity(spec["db"][rows], spec["chroma"][rows], noise[rows])
-            playing.append(active)
+        # Room noise judged for every session's frames at once; each session's kernel
+        # brings its levels to the reference's and fades its chroma.
         n = len(spec["db"])
         # No pitch model: every frame unvoiced, as FeatureStream(config, NoPitch) gives it.
         frames = Frames(midi=np.full(n, np.nan, np.float32), confidence=np.zeros(n, np.float32), **spec)
-        vectors = cost_vectors(frames, self.weights, 1.0)
+        vectors, db, noise = take_inputs(frames, self.weights)
         tracks, first = {}, 0
-        for (session, windows), active in zip(ready, playing, strict=True):
+        for session, windows in ready:
             rows = slice(first, first + len(windows))
             first += len(windows)
-            tracks[session] = self._sessions[session][1].steps_vectors(np.ascontiguousarray(vectors[rows]), active)
+            tracks[session] = self._sessions[session][1].steps_vectors(
+                np.ascontiguousarray(vectors[rows]), db[rows], noise[rows]
+            )
         return tracks
