@@ -66,16 +66,12 @@ class Position:
         return json.dumps(self.to_dict(), allow_nan=False)
 
 
-def take_inputs(
-    frames: Frames, weights: CostWeights, noise: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def take_inputs(frames: Frames, weights: CostWeights) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """What the follower's kernel reads of take frames: cost vectors [float32, C-contiguous,
     flux unscaled, chroma not faded], frame levels [float64, dBFS] and noise-like flags
-    [bool] (``noise``: :func:`~matcher.follow.activity.noise_like` of the chroma when the
-    caller has it)."""
+    [bool, :func:`~matcher.follow.activity.noise_like`]."""
     vectors = np.ascontiguousarray(cost_vectors(frames, weights, 1.0, fade=False))
-    noise = noise_like(frames.chroma) if noise is None else noise
-    return vectors, np.asarray(frames.db, np.float64), np.asarray(noise, np.bool_)
+    return vectors, np.asarray(frames.db, np.float64), noise_like(frames.chroma)
 
 
 def _json_float(v: float) -> float | None:

@@ -30,6 +30,7 @@ band left has the cheaper path at full resolution by then, the follower goes bac
 The take's levels are brought to the reference's where the follower is (a take recorded
 quieter is raised, a soft passage over a room's noise is not) before the level gate and
 the chroma's fade read them.
+
 While the take is silent and the reference is not, the player has paused: after
 ``pause`` frames the band goes back to where the silence began and waits (no columns).
 
@@ -156,17 +157,17 @@ def take_level(db, noise, ref_db, ref_sounds, sure, fstate, params):
 
     The offset (``fstate[S_LEVEL]``) moves ``P_LEVEL_STEP`` dB a frame towards the
     reference's level at the follower's place minus the take's (a running median of that
-    difference), on frames where the reference plays and the take is not digital silence
-    nor a room's noise (noise-like and well under the reference's loud level; a drum's
-    stroke near it counts): a take recorded 20 dB quieter is
-    raised 20 dB, while a soft passage stays soft where the reference is soft too, and a
-    room's noise over it is not raised as if it were music.
-    Over the first ``P_LEVEL_WARM`` frames it learns from it steps :data:`LEVEL_WARM_STEPS`
-    times faster. Unless the follower is ``sure`` of its place, the offset holds: while a far place has
-    gathered ``P_LEVEL_DOUBT`` of the evidence a move needs, or a move is on trial, it
-    would follow the level of a place the player may not be at, and hide where they are.
-    A frame plays when its brought level passes the gate and it is not noise-like well
-    under the reference's loud level (:mod:`matcher.follow.activity`)."""
+    difference), on frames where the reference plays and the take is neither digital
+    silence nor a room's noise (noise-like and well under the reference's loud level; a
+    drum's stroke near it counts): a take recorded 20 dB quieter is raised 20 dB, while a
+    soft passage stays soft where the reference is soft too, and a room's noise over it
+    is not raised as if it were music. Over the first ``P_LEVEL_WARM`` frames it learns
+    from it steps :data:`LEVEL_WARM_STEPS` times faster. Unless the follower is ``sure``
+    of its place, the offset holds: while a far place has gathered ``P_LEVEL_DOUBT`` of
+    the evidence a move needs, or a move is on trial, it would follow the level of a
+    place the player may not be at, and hide where they are. A frame plays when its
+    brought level passes the gate and it is not a room's noise (the rule of
+    :func:`matcher.follow.activity.playing`)."""
     level = fstate[S_LEVEL]
     brought = db + level
     room = noise and brought < params[P_LOUD_DB] - params[P_NOISE_BELOW]
