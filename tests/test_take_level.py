@@ -64,6 +64,18 @@ def test_the_offset_learns_faster_over_its_first_frames() -> None:
     assert fstate[K.S_LEVEL] == pytest.approx(10.1)
 
 
+def test_an_offset_gone_down_still_learns_from_noise_like_music() -> None:
+    """Noise-like frames (a drum, soft music under a room's noise) loud as recorded still
+    teach an offset that went down, though at the brought level they read as room noise:
+    else a take lowered too far would stay so (a score's soft opening under pink noise
+    10 dB down lowered one so that nothing after it played: 0.2 % of its beats followed)."""
+    fstate, params = kernel_params()
+    fstate[K.S_LEVEL] = -20.0
+    brought, plays = K.take_level(-28.0, True, -20.0, True, True, fstate, params)
+    assert brought == -48.0 and not plays  # under the gate, and room noise
+    assert fstate[K.S_LEVEL] == pytest.approx(-19.5)  # but it learns: up a step
+
+
 def test_a_frame_plays_above_the_gate_unless_it_is_quiet_noise() -> None:
     fstate, params = kernel_params()
     fstate[K.S_LEVEL] = 10.0

@@ -172,8 +172,11 @@ def take_level(db, noise, ref_db, ref_sounds, sure, fstate, params):
     brought = db + level
     room = noise and brought < params[P_LOUD_DB] - params[P_NOISE_BELOW]
     plays = brought >= params[P_GATE_DB] and not room
-    # A quiet take's frames under the gate count: they are what raises it.
-    if sure and not room and ref_sounds and db > SILENCE_DB:
+    # A quiet take's frames under the gate count: they are what raises it. Room noise is
+    # judged for learning at no less than the recorded level: an offset gone down must not
+    # make the take's every frame room noise, which would stop it ever coming back.
+    room_as_recorded = noise and db + max(level, 0.0) < params[P_LOUD_DB] - params[P_NOISE_BELOW]
+    if sure and not room_as_recorded and ref_sounds and db > SILENCE_DB:
         step = params[P_LEVEL_STEP] * (LEVEL_WARM_STEPS if fstate[S_LEVEL_N] < params[P_LEVEL_WARM] else 1.0)
         fstate[S_LEVEL_N] += 1.0
         level += step if ref_db - db > level else -step
