@@ -7,6 +7,7 @@ and feature-code version; :func:`Config.compatible_with` tells why not otherwise
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +15,7 @@ from .errors import ParameterError
 
 #: Bump whenever the meaning or computation of a stored feature changes; stored
 #: references with another version are refused (or rebuilt from their audio).
-FEATURE_VERSION = 2
+FEATURE_VERSION = 3
 
 #: Pitch backends a reference can be built with ("auto" is resolved before storing).
 PITCH_BACKENDS = ("spice", "yin")
@@ -64,6 +65,13 @@ class Config:
         on the recording's gain.
     flux_threshold_db : float >= 0 [dB]
         Band-level rises up to this much count as no onset.
+    noise_floor : float >= 0
+        Each mel band's room noise (its lowest energy so far, rising at most
+        ``noise_floor_rise_db``; :func:`matcher.features.level.track_noise_floor`) times this
+        joins the flux floor, so a room's noise makes almost no flux while notes above it
+        keep theirs (0: off).
+    noise_floor_rise_db : float >= 0 [dB/s]
+        How fast that noise estimate may rise (a room getting louder).
     chroma : bool
         Whether frames carry a 12-bin chroma vector (polyphonic material).
     pitch_backend : {"spice", "yin"}
@@ -85,6 +93,8 @@ class Config:
     fmax: float = 8000.0
     flux_floor_db: float = -40.0
     flux_threshold_db: float = 0.0
+    noise_floor: float = 4.0
+    noise_floor_rise_db: float = 0.1
     chroma: bool = True
     pitch_backend: str = "yin"
     gate_db: float = -50.0
@@ -108,6 +118,10 @@ class Config:
             raise ParameterError(f"n_ahead must be between 0 and n_fft ({self.n_fft}), got {self.n_ahead}")
         if self.n_fft < self.hop:
             raise ParameterError(f"n_fft ({self.n_fft}) must be at least hop ({self.hop})")
+        for name in ("noise_floor", "noise_floor_rise_db"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+                raise ParameterError(f"config.{name} must be a finite number >= 0, got {value!r}")
 
     @property
     def frame_rate(self) -> float:

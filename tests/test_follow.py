@@ -269,13 +269,14 @@ def test_follow_blocks_equals_offline(references: dict[str, Reference], fermata,
     # by a frame or a few for a while, and the take's level offset, which follows the
     # reference's level at the position, a little with it: measured 0.21 s at most on
     # this take (21 reports over 2 s beyond 20 ms), on 0-36 % of the reports; a streaming
-    # fault moves it much further.
+    # fault moves it much further. The flux's noise floor (a running minimum) carries one
+    # frame's rounding on, so most positions differ by that much (measured 1.3e-5 s).
     offline = Follower(ref, lookahead_samples=lookahead).steps(whole_frames).compact()
     assert len(live) == len(offline)
     for name in ("t", "frame", "lost", "paused"):
         np.testing.assert_array_equal(getattr(live, name), getattr(offline, name), err_msg=name)
     moved = np.abs(live.ref_t - offline.ref_t)
-    assert np.median(moved) == 0.0 and moved.max() <= 0.25
+    assert np.median(moved) < 1e-3 and moved.max() <= 0.25
 
 
 # -- state sized by the band, not the piece ------------------------------------------------

@@ -54,3 +54,25 @@ def track_loud_level(db, state, up, down, gate, below, warm_frames, warm_up, far
     state[0] = level
     state[1] = seen
     return out
+
+
+@njit(cache=True)
+def track_noise_floor(power, db, state, up, silence_db):
+    """Running noise floor of each column of ``power`` [shape=(n, k)]: the lowest value so
+    far, allowed to rise by the factor ``up`` a frame. A room's noise is what every band
+    comes down to between notes; the floor follows it getting louder, slowly enough that
+    music that never rests for a minute does not lift it far. Frames whose level ``db``
+    [dBFS, shape=(n,)] is under ``silence_db`` (digital silence: no room to hear) leave
+    it alone. ``state`` [float64, shape=(k,)]: the floor (inf: none yet), carried between
+    calls. Returns the floor after each frame (inf before the first sounding frame)."""
+    out = np.empty(power.shape)
+    for t in range(power.shape[0]):
+        sounding = db[t] >= silence_db
+        for b in range(power.shape[1]):
+            if sounding:
+                floor = state[b] * up
+                if power[t, b] < floor:
+                    floor = power[t, b]
+                state[b] = floor
+            out[t, b] = state[b]
+    return out

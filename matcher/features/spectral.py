@@ -24,7 +24,7 @@ from ..atomic import write_atomic
 from ..config import Config
 from ..errors import MatcherError
 from .buffer import SampleBuffer
-from .level import track_loud_level
+from .level import SILENCE_DB, track_loud_level, track_noise_floor
 
 #: Floor added to band energies before the log, so digital silence has a finite level.
 ENERGY_FLOOR = 1e-10
@@ -192,7 +192,23 @@ def spectral_arrays(
     floor = tables.floor * 10.0 ** ((np.nan_to_num(loud, nan=FLOOR_AT_DB) - FLOOR_AT_DB) / 10.0)
     # scipy's FFT keeps float32 and vectorises across frames: about 5x numpy's here.
     power = np.abs(scipy.fft.rfft(frames * tables.window, axis=1, overwrite_x=True)) ** 2
-    log_bands = 10.0 * np.log10(power @ tables.mel.T + floor.astype(np.float32)[:, None])
+    bands = power @ tables.mel.T
+    if config.noise_floor > 0:
+        # Each band's room noise, times config.noise_floor, joins the floor: noise's
+        # frame-to-frame wander is squeezed into a fraction of a dB there, while a note
+        # rising well above the noise keeps nearly its whole rise.
+        up = 10.0 ** (config.noise_floor_rise_db * config.frame_seconds / 10.0)
+        noise = np.empty(bands.shape)
+        first = 0
+        for (stream, _), n in zip(batch, counts, strict=True):
+            if stream.noise is None:
+                stream.noise = np.full(bands.shape[1], np.inf)
+            rows = slice(first, first + n)
+            noise[rows] = track_noise_floor(bands[rows].astype(np.float64), db[rows], stream.noise, up, SILENCE_DB)
+            first += n
+        noise[np.isinf(noise)] = 0.0
+        bands += (config.noise_floor * noise).astype(np.float32)
+    log_bands = 10.0 * np.log10(bands + floor.astype(np.float32)[:, None])
     # Each frame's previous one: the row above, or at a stream's first new frame the
     # stream's last frame before (at the very start, the frame itself: no rise).
     prev = np.empty_like(log_bands)
@@ -232,6 +248,7 @@ class SpectralStream:
         self.next_frame = 0
         self.prev_log_bands: np.ndarray | None = None
         self.loud = np.array([np.nan, 0.0])  # the loud level the flux floor follows (track_loud_level)
+        self.noise: np.ndarray | None = None  # each band's room noise (track_noise_floor)
 
     def ready_windows(self, final: bool = False) -> np.ndarray | None:
         """Samples [shape=(n, n_fft)] of the frames settled since the last call (all the
