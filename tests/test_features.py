@@ -394,7 +394,7 @@ def test_room_noise_makes_little_flux_and_notes_stand_out_more() -> None:
         return float(onset[alone].mean()), float(np.mean([onset[s - 2 : s + 3].max() for s in starts]))
 
     (noise_on, peaks_on), (noise_off, peaks_off) = strengths(CONFIG), strengths(CONFIG.replace(noise_floor=0.0))
-    assert noise_on < 0.65 * noise_off, (noise_on, noise_off)  # measured: 0.58 against 1.0
+    assert noise_on < 0.65 * noise_off, (noise_on, noise_off)  # measured: 0.59 against 1.0
     assert peaks_on / noise_on > 1.5 * peaks_off / noise_off, (peaks_on, peaks_off)  # measured: 10.4 against 6.8
 
 
