@@ -64,7 +64,8 @@ def track_noise_floor(power, db, state, up, silence_db):
     music that never rests for a minute does not lift it far. Frames whose level ``db``
     [dBFS, shape=(n,)] is under ``silence_db`` (digital silence: no room to hear) leave
     it alone. ``state`` [float64, shape=(k,)]: the floor (inf: none yet), carried between
-    calls. Returns the floor after each frame (inf before the first sounding frame)."""
+    calls. Returns the floor after each frame (0 before the first sounding frame: no
+    room heard yet)."""
     out = np.empty(power.shape)
     for t in range(power.shape[0]):
         sounding = db[t] >= silence_db
@@ -74,5 +75,5 @@ def track_noise_floor(power, db, state, up, silence_db):
                 if power[t, b] < floor:
                     floor = power[t, b]
                 state[b] = floor
-            out[t, b] = state[b]
+            out[t, b] = state[b] if state[b] < np.inf else 0.0
     return out

@@ -201,12 +201,9 @@ def spectral_arrays(
         noise = np.empty(bands.shape)
         first = 0
         for (stream, _), n in zip(batch, counts, strict=True):
-            if stream.noise is None:
-                stream.noise = np.full(bands.shape[1], np.inf)
             rows = slice(first, first + n)
             noise[rows] = track_noise_floor(bands[rows].astype(np.float64), db[rows], stream.noise, up, SILENCE_DB)
             first += n
-        noise[np.isinf(noise)] = 0.0
         bands += (config.noise_floor * noise).astype(np.float32)
     log_bands = 10.0 * np.log10(bands + floor.astype(np.float32)[:, None])
     # Each frame's previous one: the row above, or at a stream's first new frame the
@@ -248,7 +245,7 @@ class SpectralStream:
         self.next_frame = 0
         self.prev_log_bands: np.ndarray | None = None
         self.loud = np.array([np.nan, 0.0])  # the loud level the flux floor follows (track_loud_level)
-        self.noise: np.ndarray | None = None  # each band's room noise (track_noise_floor)
+        self.noise = np.full(config.n_bands, np.inf)  # each band's room noise (track_noise_floor)
 
     def ready_windows(self, final: bool = False) -> np.ndarray | None:
         """Samples [shape=(n, n_fft)] of the frames settled since the last call (all the
