@@ -538,6 +538,33 @@ def test_passage_distance_tells_a_repeat_from_other_music() -> None:
     assert K.passage_distance(coarse, 5, 119, span) >= K.INF
 
 
+def test_a_move_goes_to_the_look_alike_nearest_the_follower() -> None:
+    """Where the reference plays a passage twice, which of the two leads the global
+    tracker's evidence is chance: a move goes to the look-alike nearer the follower's
+    place when it has the share of the leader's evidence asked (a player who drifted, not
+    one who jumped back), to the leader when it has less, and never to a place that is
+    not a look-alike, however near."""
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(40, 24)).astype(np.float32)
+    coarse = np.concatenate([a, rng.normal(size=(60, 24)), a, rng.normal(size=(40, 24))]).astype(np.float32)
+    params = np.zeros(K.N_PARAMS)
+    params[K.P_TWIN_SPAN], params[K.P_TWIN_RATIO], params[K.P_SELF_UNIT] = 20, 0.5, 1.0
+    params[K.P_RELOCK_FAR], params[K.P_TWIN_SHARE] = 4, 0.5
+    col = np.zeros(len(coarse))
+    col[39], col[139] = -10.0, -6.0  # the passage's first playing leads, its repeat follows
+    col[125] = -9.0  # a place nearer still, but other music
+    here = 130
+    assert K.nearest_twin(coarse, col, 39, -10.0, here, params) == 139
+    col[139] = -4.0  # under half the leader's evidence
+    assert K.nearest_twin(coarse, col, 39, -10.0, here, params) == 39
+    params[K.P_TWIN_SHARE] = 0.0  # the rule off
+    col[139] = -9.5
+    assert K.nearest_twin(coarse, col, 39, -10.0, here, params) == 39
+    # A look-alike within the band's own reach of the follower is not a far place.
+    params[K.P_TWIN_SHARE] = 0.5
+    assert K.nearest_twin(coarse, col, 39, -10.0, 137, params) == 39
+
+
 def test_leading_silence_is_a_pause_at_the_start(long_pair) -> None:
     """A second of silence before the player starts (a live session opening): the follower
     waits at the reference's start and then follows as if the take had begun at once."""

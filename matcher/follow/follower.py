@@ -248,6 +248,7 @@ class Follower:
         self._params[K.P_TWIN_SPAN] = max(1, round(p.relock_twin_s * coarse_rate))
         self._params[K.P_TWIN_RATIO] = p.relock_twin_ratio
         self._params[K.P_TWIN_FACTOR] = max(1.0, p.relock_twin_factor)
+        self._params[K.P_TWIN_SHARE] = p.relock_twin_share
         self._params[K.P_SELF_UNIT] = prepared.coarse_unit
         self._params[K.P_SILENT_ADVANCE] = p.silent_advance_s * rate
         self._params[K.P_LEVEL_STEP] = p.level_step_db

@@ -130,8 +130,9 @@ N_FSTATE = 15
     P_TRIAL,  # take frames a far move stays on trial against the band it left (0: none)
     P_LEVEL_DOUBT,  # the level offset holds while a far place has this share of a move's evidence
     P_LEVEL_WARM,  # frames over which the offset first learns at LEVEL_WARM_STEPS times the step
-) = range(38)
-N_PARAMS = 38
+    P_TWIN_SHARE,  # a look-alike of the best far place with this share of its evidence may be chosen instead
+) = range(39)
+N_PARAMS = 39
 
 #: Over its first ``P_LEVEL_WARM`` frames the level offset steps this many times faster: a
 #: take's gain differs from the first note, and a slow start left a louder percussion take in
@@ -396,6 +397,30 @@ def passage_distance(ref_coarse, a, b, span):
 
 
 @njit(cache=True)
+def nearest_twin(ref_coarse, col, far_i, far, here, params):
+    """The best far place ``far_i`` (value ``far``), or the look-alike of it nearest to
+    ``here`` that has gathered at least ``P_TWIN_SHARE`` of its evidence.
+
+    Where the reference plays a passage twice (a repeat, a recapitulation), both places
+    gather about the same evidence, and which of them leads is chance; the one nearer the
+    follower's place is where a player who only drifted away from it most likely is.
+    """
+    share = params[P_TWIN_SHARE]
+    if share <= 0.0:
+        return far_i
+    span = int(params[P_TWIN_SPAN])
+    limit = params[P_TWIN_RATIO] * params[P_SELF_UNIT]
+    best = far_i
+    for i in range(col.shape[0]):
+        dist = abs(i - here)
+        if dist >= abs(best - here) or dist <= params[P_RELOCK_FAR] or col[i] > share * far:
+            continue
+        if passage_distance(ref_coarse, far_i, i, span) < limit:
+            best = i
+    return best
+
+
+@njit(cache=True)
 def _decide(ref_coarse, glob, istate, fstate, params):
     """After a column of the global tracker: coarse frame to re-lock at, or -1 to stay.
 
@@ -444,6 +469,7 @@ def _decide(ref_coarse, glob, istate, fstate, params):
         istate[I_CAND_N] = 0
         istate[I_CAND] = -1
         return -1
+    far_i = nearest_twin(ref_coarse, col, far_i, far, here, params)
     # The same place, moved on with the music since the last column?
     if istate[I_CAND] >= 0 and abs(far_i - istate[I_CAND] - fstate[S_TEMPO]) <= 3:
         istate[I_CAND_N] += 1

@@ -93,6 +93,9 @@ class FollowParams:
                                       the reference's typical frame distance are look-alikes
     relock_twin_factor : float >= 1   a move between look-alikes needs this many times the
                                       evidence (1: no look-alike test)
+    relock_twin_share : float >= 0    a look-alike of the best far place that has this share
+                                      of its evidence, nearer the follower, is moved to
+                                      instead (0: always the best)
     silent_advance_s : float >= 0 [s] how far the position shown may advance into a silence
                                       where the reference sounds before it is a pause
     """
@@ -129,6 +132,7 @@ class FollowParams:
     relock_twin_s: float = 4.0
     relock_twin_ratio: float = 0.5
     relock_twin_factor: float = 4.0
+    relock_twin_share: float = 0.5
     silent_advance_s: float = 0.1
 
     @classmethod
