@@ -13,7 +13,7 @@ import contextlib
 import functools
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,11 +149,15 @@ def spectral_features(
 ) -> list[dict[str, np.ndarray]]:
     """:func:`spectral_arrays`, a dict of arrays (views) per pair of ``batch``."""
     arrays = spectral_arrays(tables, batch)
-    out, end = [], 0
-    for _, windows in batch:
-        start, end = end, end + len(windows)
-        out.append({key: value[start:end] for key, value in arrays.items()})
-    return out
+    return [{key: value[rows] for key, value in arrays.items()} for _, rows in _stream_rows(batch)]
+
+
+def _stream_rows(batch: Sequence[tuple[SpectralStream, np.ndarray]]) -> Iterator[tuple[SpectralStream, slice]]:
+    """Each stream of a batch with the rows its windows take in the batch's arrays."""
+    first = 0
+    for stream, windows in batch:
+        yield stream, slice(first, first + len(windows))
+        first += len(windows)
 
 
 def spectral_arrays(
@@ -168,16 +172,13 @@ def spectral_arrays(
         rows of every pair in turn, row for row what each stream alone gives.
     """
     config = tables.config
-    counts = [len(w) for _, w in batch]
     frames = batch[0][1] if len(batch) == 1 else np.concatenate([w for _, w in batch])
     db = frame_level_db(frames, config.hop)
     # Each stream's loud level, frame by frame (it carries its own estimate on).
     loud = np.empty(len(db))
-    first = 0
-    for (stream, _), n in zip(batch, counts, strict=True):
-        rows = db[first : first + n]
-        loud[first : first + n] = track_loud_level(
-            rows,
+    for stream, rows in _stream_rows(batch):
+        loud[rows] = track_loud_level(
+            db[rows],
             stream.loud,
             LOUD_UP_DB,
             LOUD_DOWN_DB,
@@ -187,7 +188,6 @@ def spectral_arrays(
             LOUD_WARM_UP_DB,
             LOUD_FAR_DB,
         )
-        first += n
     # Before a stream's first frame above LOUD_START_DB, the floor as configured.
     floor = tables.floor * 10.0 ** ((np.nan_to_num(loud, nan=FLOOR_AT_DB) - FLOOR_AT_DB) / 10.0)
     # scipy's FFT keeps float32 and vectorises across frames: about 5x numpy's here.
@@ -199,22 +199,17 @@ def spectral_arrays(
         # rising well above the noise keeps nearly its whole rise.
         up = 10.0 ** (config.noise_floor_rise_db * config.frame_seconds / 10.0)
         noise = np.empty(bands.shape)
-        first = 0
-        for (stream, _), n in zip(batch, counts, strict=True):
-            rows = slice(first, first + n)
+        for stream, rows in _stream_rows(batch):
             noise[rows] = track_noise_floor(bands[rows].astype(np.float64), db[rows], stream.noise, up, SILENCE_DB)
-            first += n
         bands += (config.noise_floor * noise).astype(np.float32)
     log_bands = 10.0 * np.log10(bands + floor.astype(np.float32)[:, None])
     # Each frame's previous one: the row above, or at a stream's first new frame the
     # stream's last frame before (at the very start, the frame itself: no rise).
     prev = np.empty_like(log_bands)
     prev[1:] = log_bands[:-1]
-    first = 0
-    for (stream, _), n in zip(batch, counts, strict=True):
-        prev[first] = log_bands[first] if stream.prev_log_bands is None else stream.prev_log_bands
-        stream.prev_log_bands = log_bands[first + n - 1].copy()
-        first += n
+    for stream, rows in _stream_rows(batch):
+        prev[rows.start] = log_bands[rows.start] if stream.prev_log_bands is None else stream.prev_log_bands
+        stream.prev_log_bands = log_bands[rows.stop - 1].copy()
     # Rises smaller than the threshold are mostly noise: a band's level in noise
     # wanders by a few dB from frame to frame.
     flux = np.maximum(log_bands - prev - config.flux_threshold_db, 0.0)
