@@ -560,7 +560,7 @@ def test_a_move_goes_to_the_look_alike_nearest_the_follower() -> None:
     params[K.P_TWIN_SHARE] = 0.0  # the rule off
     col[139] = -9.5
     assert K.nearest_twin(coarse, col, 39, -10.0, here, params) == 39
-    # A look-alike within the band's own reach of the follower is not a far place.
+    # A look-alike within relock_far of the follower is not a far place.
     params[K.P_TWIN_SHARE] = 0.5
     assert K.nearest_twin(coarse, col, 39, -10.0, 137, params) == 39
 

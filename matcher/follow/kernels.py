@@ -397,6 +397,14 @@ def passage_distance(ref_coarse, a, b, span):
 
 
 @njit(cache=True)
+def look_alike(ref_coarse, a, b, params):
+    """Whether the reference plays its passages ending at coarse frames ``a`` and ``b``
+    alike: their :func:`passage_distance` over ``P_TWIN_SPAN`` frames is under
+    ``P_TWIN_RATIO`` of its typical frame distance (a repeat, a recapitulation)."""
+    return passage_distance(ref_coarse, a, b, int(params[P_TWIN_SPAN])) < params[P_TWIN_RATIO] * params[P_SELF_UNIT]
+
+
+@njit(cache=True)
 def nearest_twin(ref_coarse, col, far_i, far, here, params):
     """The best far place ``far_i`` (value ``far``), or the look-alike of it nearest to
     ``here`` that has gathered at least ``P_TWIN_SHARE`` of its evidence.
@@ -408,14 +416,12 @@ def nearest_twin(ref_coarse, col, far_i, far, here, params):
     share = params[P_TWIN_SHARE]
     if share <= 0.0:
         return far_i
-    span = int(params[P_TWIN_SPAN])
-    limit = params[P_TWIN_RATIO] * params[P_SELF_UNIT]
     best = far_i
     for i in range(col.shape[0]):
         dist = abs(i - here)
         if dist >= abs(best - here) or dist <= params[P_RELOCK_FAR] or col[i] > share * far:
             continue
-        if passage_distance(ref_coarse, far_i, i, span) < limit:
+        if look_alike(ref_coarse, far_i, i, params):
             best = i
     return best
 
@@ -459,12 +465,10 @@ def _decide(ref_coarse, glob, istate, fstate, params):
     # Doubt: the best far place's evidence as a share of what a move needs.
     need = params[P_RELOCK_EVIDENCE] * fstate[S_G_MEAN]
     fstate[S_DOUBT] = max(0.0, -far / need) if far_i >= 0 and need > 0 else 0.0
-    if far_i >= 0 and -far > need and -far <= need * params[P_TWIN_FACTOR]:
-        # A place the reference itself plays alike (a repeat, a recapitulation) fits about
-        # as well as here whatever the player does: moving there needs more evidence.
-        alike = passage_distance(ref_coarse, here, far_i, int(params[P_TWIN_SPAN]))
-        if alike < params[P_TWIN_RATIO] * params[P_SELF_UNIT]:
-            need = need * params[P_TWIN_FACTOR]
+    # A place the reference itself plays alike (a repeat, a recapitulation) fits about as
+    # well as here whatever the player does: moving there needs more evidence.
+    if far_i >= 0 and need < -far <= need * params[P_TWIN_FACTOR] and look_alike(ref_coarse, here, far_i, params):
+        need = need * params[P_TWIN_FACTOR]
     if far_i < 0 or not -far > need:
         istate[I_CAND_N] = 0
         istate[I_CAND] = -1
