@@ -50,6 +50,13 @@ def test_given_arrays_reach_the_follower_unchanged() -> None:
     assert f.ref_coarse.shape == (len(ref) // 4, 24)
 
 
+def test_twin_worst_case_reports_a_time_and_the_column_it_runs_in(capsys) -> None:
+    twin = bf.twin_worst_case(hours=0.05, repeats=1)
+    assert twin["hours"] == 0.05 and twin["ms"] > 0 and twin["column_ms"] == pytest.approx(64.0)
+    bf.print_twin(twin)
+    assert "the real time of the coarse take frame" in capsys.readouterr().out
+
+
 def test_given_steps_and_the_kernel_alone_give_the_same_positions() -> None:
     ref = chroma_walk(300, 1)
     take = ref[::2][:120] + 0.05  # twice as fast, slightly off

@@ -565,6 +565,29 @@ def test_a_move_goes_to_the_look_alike_nearest_the_follower() -> None:
     assert K.nearest_twin(coarse, col, 39, -10.0, 137, params) == 39
 
 
+def test_the_look_alike_search_gives_up_after_its_tests() -> None:
+    """A lost follower may see half the leader's evidence almost everywhere: the search
+    for a nearer look-alike goes outward from the follower and stops after
+    kernels.TWIN_TESTS places that are no look-alike, keeping the leader."""
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=(40, 24)).astype(np.float32)
+    others = rng.normal(size=(2 * K.TWIN_TESTS, 24))
+    coarse = np.concatenate([a, others, a, rng.normal(size=(40, 24))]).astype(np.float32)
+    params = np.zeros(K.N_PARAMS)
+    params[K.P_TWIN_SPAN], params[K.P_TWIN_RATIO], params[K.P_SELF_UNIT] = 20, 0.5, 1.0
+    params[K.P_RELOCK_FAR], params[K.P_TWIN_SHARE] = 4, 0.5
+    leader, twin = 39, 40 + len(others) + 39
+    here = twin - K.TWIN_TESTS // 2 - 20  # among the other music, nearer the twin than the leader
+    col = np.zeros(len(coarse))
+    col[leader] = -10.0
+    col[twin] = -9.0
+    assert K.nearest_twin(coarse, col, leader, -10.0, here, params) == twin
+    # Other music around the follower with that evidence too, more places than the search
+    # tests before it would reach the twin: it gives up and keeps the leader.
+    col[here - K.TWIN_TESTS : twin] = -9.0
+    assert K.nearest_twin(coarse, col, leader, -10.0, here, params) == leader
+
+
 def test_leading_silence_is_a_pause_at_the_start(long_pair) -> None:
     """A second of silence before the player starts (a live session opening): the follower
     waits at the reference's start and then follows as if the take had begun at once."""

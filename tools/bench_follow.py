@@ -20,6 +20,10 @@
     tiled; start-up = reference in memory, kernels compiled, feature stream made), next
     to a 3-minute reference; each in a fresh process, RSS sampled from /proc/self/status
     by a thread (and the kernel's VmHWM peak after resetting it, as a check).
+(d) The far-move look-alike search (``kernels.nearest_twin``) at its worst: a lost
+    follower on a 3-hour reference where every place has the leader's evidence and none
+    is a look-alike; ms per call against the real time of the coarse take frame (4 hops)
+    it runs in.
 
 Data: the Chopin pair p01 (reference) -> p02 (take) of ../shared/data when present,
 else a synthetic melody pair (matcher.synth).
@@ -34,7 +38,7 @@ import json
 import sys
 from pathlib import Path
 
-from matcher.evaluation.bench_follow import print_report, run
+from matcher.evaluation.bench_follow import print_report, print_twin, run
 from matcher.evaluation.bench_follow_live import memory_child
 from matcher.evaluation.params import add_json_option, write_json
 
@@ -54,6 +58,7 @@ def main() -> int:
         return 0
     figures = run(Path(__file__), args.quick, spice=not args.no_spice)
     print_report(figures["pair"], figures["steps"], figures["latency"], figures["memory"])
+    print_twin(figures["twin"])
     write_json(args.json, figures)
     return 0
 

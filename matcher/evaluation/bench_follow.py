@@ -1,7 +1,7 @@
 """Speed and memory of the online follower, with pymatchmaker's Arzt follower as a
 yardstick (tools/bench_follow.py): (a) step throughput on identical inputs, (b) per-hop
-latency of live following, (c) peak memory above start-up following a long reference.
-See the tool's docstring for what each figure means.
+latency of live following, (c) peak memory above start-up following a long reference,
+(d) the far-move search's worst case on a 3-hour reference. See the tool's docstring for what each figure means.
 """
 
 from __future__ import annotations
@@ -340,8 +340,33 @@ def print_report(pair: str, steps: dict | None, latency: dict, memory: list[dict
         print(f"  check, kernel VmHWM peaks (build/following): {hwm}")
 
 
+def twin_worst_case(hours: float = 3.0, repeats: int = 5) -> dict[str, float]:
+    """The look-alike search of a far move (``kernels.nearest_twin``) at its worst: a lost
+    follower on an ``hours``-long reference where every place has the leader's evidence
+    and none is a look-alike of it. Median ms of ``repeats`` calls, beside the real time
+    of the coarse take frame it runs in."""
+    from ..config import Config
+    from ..follow import kernels as K
+
+    rate = 1.0 / Config().frame_seconds
+    n_c = int(hours * 3600 * rate / K.COARSE)
+    coarse = np.random.default_rng(0).normal(size=(n_c, 24)).astype(np.float32)
+    params = np.zeros(K.N_PARAMS)
+    params[K.P_TWIN_SPAN], params[K.P_TWIN_RATIO], params[K.P_SELF_UNIT] = round(4 * rate / K.COARSE), 0.5, 1.0
+    params[K.P_RELOCK_FAR], params[K.P_TWIN_SHARE] = round(rate / K.COARSE), 0.5
+    col = np.full(n_c, -10.0)
+    call = lambda: K.nearest_twin(coarse, col, n_c - 1, -10.0, n_c // 2, params)  # noqa: E731
+    call()  # compiled
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - t0)
+    return {"hours": hours, "ms": float(np.median(times)) * 1000.0, "column_ms": K.COARSE * 1000.0 / rate}
+
+
 def run(tool: Path, quick: bool, spice: bool) -> dict[str, Any]:
-    """All three parts; ``{"pair", "steps" (None without pymatchmaker), "latency", "memory"}``.
+    """All four parts; ``{"pair", "steps" (None without pymatchmaker), "latency", "memory", "twin"}``.
     ``tool`` is the script that runs :func:`memory_child` given ``--memory-child``."""
     rounds, passes, mm_repeat = (1, 5, 2) if quick else (3, 15, 5)
     take_seconds = 20.0 if quick else 60.0
@@ -359,4 +384,11 @@ def run(tool: Path, quick: bool, spice: bool) -> dict[str, Any]:
         latency = bench_latency(ref, take, take_seconds, spice=spice)
         print("(c) memory ...", file=sys.stderr)
         memory = bench_memory(tool, ref, take, mem_minutes, mem_take)
-    return {"pair": pair, "steps": steps, "latency": latency, "memory": memory}
+    print("(d) far-move search ...", file=sys.stderr)
+    return {"pair": pair, "steps": steps, "latency": latency, "memory": memory, "twin": twin_worst_case()}
+
+
+def print_twin(twin: dict[str, float]) -> None:
+    print(f"\n(d) far-move look-alike search, worst case ({twin['hours']:.0f}-hour reference, every place with the "
+          f"leader's evidence): {twin['ms']:.2f} ms per call = {twin['ms'] / twin['column_ms']:.3f}x the real time of "
+          f"the coarse take frame it runs in ({twin['column_ms']:.0f} ms)")  # fmt: skip

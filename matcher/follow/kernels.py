@@ -404,6 +404,12 @@ def look_alike(ref_coarse, a, b, params):
     return passage_distance(ref_coarse, a, b, int(params[P_TWIN_SPAN])) < params[P_TWIN_RATIO] * params[P_SELF_UNIT]
 
 
+#: Look-alike tests :func:`nearest_twin` makes at most: each compares two passages
+#: (``P_TWIN_SPAN`` coarse frames), and a lost follower on an hours-long reference may
+#: see half the evidence almost everywhere.
+TWIN_TESTS = 256
+
+
 @njit(cache=True)
 def nearest_twin(ref_coarse, col, far_i, far, here, params):
     """The best far place ``far_i`` (value ``far``), or the look-alike of it nearest to
@@ -411,19 +417,26 @@ def nearest_twin(ref_coarse, col, far_i, far, here, params):
 
     Where the reference plays a passage twice (a repeat, a recapitulation), both places
     gather about the same evidence, and which of them leads is chance; the one nearer the
-    follower's place is where a player who only drifted away from it most likely is.
+    follower's place is where a player who only drifted away from it most likely is. The
+    search goes outward from ``here`` (of two places at one distance, the earlier first)
+    and gives up after :data:`TWIN_TESTS` places that have the evidence but are no
+    look-alike.
     """
     share = params[P_TWIN_SHARE]
     if share <= 0.0:
         return far_i
-    best = far_i
-    for i in range(col.shape[0]):
-        dist = abs(i - here)
-        if dist >= abs(best - here) or dist <= params[P_RELOCK_FAR] or col[i] > share * far:
-            continue
-        if look_alike(ref_coarse, far_i, i, params):
-            best = i
-    return best
+    n_c = col.shape[0]
+    tests = 0
+    for dist in range(int(params[P_RELOCK_FAR]) + 1, abs(far_i - here)):
+        for i in (here - dist, here + dist):
+            if i < 0 or i >= n_c or col[i] > share * far:
+                continue
+            if look_alike(ref_coarse, far_i, i, params):
+                return i
+            tests += 1
+            if tests >= TWIN_TESTS:
+                return far_i
+    return far_i
 
 
 @njit(cache=True)
