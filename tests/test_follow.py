@@ -538,6 +538,15 @@ def test_passage_distance_tells_a_repeat_from_other_music() -> None:
     assert K.passage_distance(coarse, 5, 119, span) >= K.INF
 
 
+def _twin_params() -> np.ndarray:
+    """Kernel parameters for the look-alike search: passages of 20 coarse frames, alike
+    under half a unit frame distance, far beyond 4 frames, a look-alike's share 0.5."""
+    params = np.zeros(K.N_PARAMS)
+    params[K.P_TWIN_SPAN], params[K.P_TWIN_RATIO], params[K.P_SELF_UNIT] = 20, 0.5, 1.0
+    params[K.P_RELOCK_FAR], params[K.P_TWIN_SHARE] = 4, 0.5
+    return params
+
+
 def test_a_move_goes_to_the_look_alike_nearest_the_follower() -> None:
     """Where the reference plays a passage twice, which of the two leads the global
     tracker's evidence is chance: a move goes to the look-alike nearer the follower's
@@ -547,9 +556,7 @@ def test_a_move_goes_to_the_look_alike_nearest_the_follower() -> None:
     rng = np.random.default_rng(1)
     a = rng.normal(size=(40, 24)).astype(np.float32)
     coarse = np.concatenate([a, rng.normal(size=(60, 24)), a, rng.normal(size=(40, 24))]).astype(np.float32)
-    params = np.zeros(K.N_PARAMS)
-    params[K.P_TWIN_SPAN], params[K.P_TWIN_RATIO], params[K.P_SELF_UNIT] = 20, 0.5, 1.0
-    params[K.P_RELOCK_FAR], params[K.P_TWIN_SHARE] = 4, 0.5
+    params = _twin_params()
     col = np.zeros(len(coarse))
     col[39], col[139] = -10.0, -6.0  # the passage's first playing leads, its repeat follows
     col[125] = -9.0  # a place nearer still, but other music
@@ -573,9 +580,7 @@ def test_the_look_alike_search_gives_up_after_its_tests() -> None:
     a = rng.normal(size=(40, 24)).astype(np.float32)
     others = rng.normal(size=(2 * K.TWIN_TESTS, 24))
     coarse = np.concatenate([a, others, a, rng.normal(size=(40, 24))]).astype(np.float32)
-    params = np.zeros(K.N_PARAMS)
-    params[K.P_TWIN_SPAN], params[K.P_TWIN_RATIO], params[K.P_SELF_UNIT] = 20, 0.5, 1.0
-    params[K.P_RELOCK_FAR], params[K.P_TWIN_SHARE] = 4, 0.5
+    params = _twin_params()
     leader, twin = 39, 40 + len(others) + 39
     here = twin - K.TWIN_TESTS // 2 - 20  # among the other music, nearer the twin than the leader
     col = np.zeros(len(coarse))

@@ -1,7 +1,8 @@
 """Speed and memory of the online follower, with pymatchmaker's Arzt follower as a
 yardstick (tools/bench_follow.py): (a) step throughput on identical inputs, (b) per-hop
 latency of live following, (c) peak memory above start-up following a long reference,
-(d) the far-move search's worst case on a 3-hour reference. See the tool's docstring for what each figure means.
+(d) the far-move search's worst case on a 3-hour reference. See the tool's docstring for
+what each figure means.
 """
 
 from __future__ import annotations

@@ -426,10 +426,11 @@ def nearest_twin(ref_coarse, col, far_i, far, here, params):
     if share <= 0.0:
         return far_i
     n_c = col.shape[0]
+    enough = share * far
     tests = 0
     for dist in range(int(params[P_RELOCK_FAR]) + 1, abs(far_i - here)):
         for i in (here - dist, here + dist):
-            if i < 0 or i >= n_c or col[i] > share * far:
+            if i < 0 or i >= n_c or col[i] > enough:
                 continue
             if look_alike(ref_coarse, far_i, i, params):
                 return i
