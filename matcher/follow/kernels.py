@@ -131,8 +131,9 @@ N_FSTATE = 15
     P_LEVEL_DOUBT,  # the level offset holds while a far place has this share of a move's evidence
     P_LEVEL_WARM,  # frames over which the offset first learns at LEVEL_WARM_STEPS times the step
     P_TWIN_SHARE,  # a look-alike of the best far place with this share of its evidence may be chosen instead
-) = range(39)
-N_PARAMS = 39
+    P_FIRST_SOUND,  # the reference's first sounding frame (its first attack)
+) = range(40)
+N_PARAMS = 40
 
 #: Over its first ``P_LEVEL_WARM`` frames the level offset steps this many times faster: a
 #: take's gain differs from the first note, and a slow start left a louder percussion take in
@@ -150,6 +151,16 @@ def _distance(a, x):
         diff = a[q] - x[q]
         c += diff * diff
     return np.sqrt(np.float64(c))
+
+
+@njit(cache=True)
+def level_learns_at(here, ref_active, params):
+    """Whether the take's level offset may learn from the reference's level at frame
+    ``here``: where the reference sounds, past its first attack. A follower waiting at the
+    end of a lead-in sits on that attack (a rendered score's first note began there at
+    -47 dBFS); learning its level brought a loud take 25 dB down, its chroma faded, and the
+    faded take fitted that quiet frame better than the music, so the follower never left."""
+    return ref_active[here] and here > params[P_FIRST_SOUND]
 
 
 @njit(cache=True)
@@ -608,7 +619,8 @@ def follow_chunk(
         # Silence where the reference sounds is a pause; silence where it rests is music.
         here = min(max(int(fstate[S_POS] + 0.5), 0), n_ref - 1)
         sure = fstate[S_DOUBT] < params[P_LEVEL_DOUBT] and istate[I_TRIAL_LEFT] == 0
-        brought, plays = take_level(take_db[m], take_noise[m], ref_db[here], ref_active[here], sure, fstate, params)
+        learns = level_learns_at(here, ref_active, params)
+        brought, plays = take_level(take_db[m], take_noise[m], ref_db[here], learns, sure, fstate, params)
         silent = not plays
         if silent and (ref_active[here] or istate[I_SILENT_RUN] >= params[P_PAUSE_AFTER]):
             if istate[I_SILENT_RUN] == 0:
