@@ -7,9 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from test_notation import needs_fluidsynth, write_midi
 
+from matcher.config import Config
 from matcher.evaluation import score_following as esf
 from matcher.evaluation import tracking
+from matcher.features import NoPitch
+from matcher.follow import follow_blocks
 from matcher.notation.render import TempoMap
 
 
@@ -103,3 +107,27 @@ def test_beats_on_a_note_are_told_from_beats_in_held_notes() -> None:
     s = esf.summarise(rows, "online")
     assert (s["within_50_played"], s["within_50_unplayed"]) == (100.0, 0.0)
     assert "100.0/  0.0%" in esf.summary_table(esf.by_condition(rows, ["online"]))
+
+
+@needs_fluidsynth
+def test_a_score_reference_is_built_once_and_then_read_from_the_cache(tmp_path: Path, monkeypatch) -> None:
+    """The tool keeps built score references (keyed by the score's bytes and the settings):
+    the second call with the same settings reads the store and gives the same reference and
+    rendering, so the follower follows it alike; another tempo is another reference."""
+    config = Config(pitch_backend="yin")
+    score, cache = write_midi(tmp_path / "s.mid"), tmp_path / "cache"
+    built = []
+    real = esf.build_score_reference
+    monkeypatch.setattr(esf, "build_score_reference", lambda *a, **k: built.append(1) or real(*a, **k))
+    first = esf.score_reference(score, config, NoPitch(config), None, None, tmp_path / "a.wav", cache)
+    again = esf.score_reference(score, config, NoPitch(config), None, None, tmp_path / "b.wav", cache)
+    assert len(built) == 1 and again.name == first.name == "score"
+    assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()
+    for name, array in first.frames.arrays().items():
+        np.testing.assert_array_equal(again.frames.arrays()[name], array)
+    np.testing.assert_array_equal(again.beats.times, first.beats.times)
+    assert again.score is not None and again.score.to_dict() == first.score.to_dict()
+    blocks = [b for b, _ in esf.file_blocks(tmp_path / "a.wav", config.sr)]
+    np.testing.assert_array_equal(follow_blocks(again, iter(blocks)).ref_t, follow_blocks(first, iter(blocks)).ref_t)
+    esf.score_reference(score, config, NoPitch(config), 80.0, None, tmp_path / "c.wav", cache)
+    assert len(built) == 2

@@ -8,7 +8,9 @@ k-th beat), its shortest such performance (matcher/evaluation/score_following.py
 * reference: ``midi_score.mid`` through ``matcher.notation.build_score_reference`` (the
   score as quantised MIDI, repeats unfolded as played, its own tempo marks or, with
   ``--player-tempo``, the take's mean tempo as a player's ``--tempo`` would give), rendered
-  once per piece;
+  once per piece and kept in a reference store beside the corpus's audio
+  (``~/.cache/matcher/corpus/score-references``, keyed by the score file, tempo, rendering,
+  configuration and pitch model; ``--no-ref-cache`` builds it afresh and keeps nothing);
 * take: the performance MIDI rendered under each condition of matcher/evaluation/
   conditions.py (default: soundfont, room-small, hardest), cached with the corpus's audio
   (``~/.cache/matcher/corpus``; renders the corpus already made are reused);
@@ -31,10 +33,11 @@ its venv exists (tools/baselines/setup_matchmaker.sh).
         [--no-pitch]  # references without pitch, for --methods online alone
         [--param NAME=VALUE]  # a FollowParams setting (diagnosis; the defaults are the follower's)
         [--speed F]  # the score rendered at F x its tempo (tuning on dev)
-        [--player-tempo] [--per-piece] [--json OUT] [--mm-python PATH]
+        [--player-tempo] [--per-piece] [--json OUT] [--mm-python PATH] [--no-ref-cache]
 
 A full validation run (29 pieces, 2.5 h of takes, 3 conditions) takes about 35 minutes on
-one core once the takes are cached; ``--quick`` (the 6 shortest pieces) about 5.
+one core once the takes are cached; ``--quick`` (the 6 shortest pieces) about 5. Once the
+score references are kept too, a run of ``--methods online`` is mostly the following.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from pathlib import Path
 
 from matcher import AlignParams, Config
 from matcher.evaluation import conditions as cond
+from matcher.evaluation import corpus
 from matcher.evaluation.baselines import MATCHMAKER_PYTHON
 from matcher.evaluation.params import add_param_option, follow_params
 from matcher.evaluation.score_following import (
@@ -94,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         help="render each score at its take's mean tempo (as with --tempo) instead of its tempo marks",
     )
     ap.add_argument("--speed", type=float, help="the score's tempo times this (default: Rendering's)")
+    ap.add_argument("--no-ref-cache", action="store_true", help="build every score reference afresh, keep none")
     ap.add_argument(
         "--score-passes", type=int, choices=(1, 2), default=AlignParams().score_passes,
         help="offline: align once, or again at the tempo found (AlignParams.score_passes; default %(default)s)",
@@ -122,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     rendering = Rendering() if args.speed is None else Rendering(speed=args.speed)
     print(f"{args.split}: {len(pieces)} pieces, conditions {', '.join(args.conditions)}, methods {', '.join(methods)}, "
           f"tempo {'player' if args.player_tempo else 'marks'}, {rendering}", flush=True)  # fmt: skip
+    ref_cache = None if args.no_ref_cache else corpus.cache_root() / "score-references"
     began = time.perf_counter()
     rows = []
     for piece in pieces:
@@ -129,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             mine = run_piece(
                 piece, args.conditions, methods, config, model, Path(tmp), mm_python,
                 at_player_tempo=args.player_tempo, params=params, rendering=rendering,
-                align=AlignParams(score_passes=args.score_passes),
+                align=AlignParams(score_passes=args.score_passes), ref_cache=ref_cache,
             )  # fmt: skip
         rows += mine
         if args.per_piece:

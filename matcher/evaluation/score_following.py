@@ -6,7 +6,9 @@ under the corpus's acoustic conditions (:mod:`matcher.evaluation.conditions`).
   ``midi_score_annotations.txt`` (its k-th annotated beat is then the score's k-th beat);
   per folder its shortest such performance; ``n`` takes the ``n`` shortest pieces.
 * **Reference**: ``midi_score.mid`` through :func:`matcher.notation.build_score_reference`
-  (rendered once per piece, shared by every condition).
+  (rendered once per piece, shared by every condition, and kept between runs in a
+  reference store under the corpus cache, :func:`score_reference`: building it is most of
+  a run that follows online).
 * **Takes**: the performance MIDI rendered under each condition into the corpus's audio
   cache (:func:`matcher.evaluation.corpus.audio_path`, so a performance the corpus already
   rendered is reused), noise seeded by the performance's name.
@@ -28,6 +30,8 @@ MIDI performances only).
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import time
 import zlib
 from dataclasses import dataclass
@@ -37,13 +41,14 @@ from typing import Any
 import numpy as np
 
 from ..align import AlignParams
-from ..audio import file_blocks
+from ..atomic import write_atomic
+from ..audio import file_blocks, file_sha256
 from ..compare import compare
 from ..config import Config
 from ..follow import FollowParams, follow_blocks
 from ..notation import build_score_reference, read_score
 from ..notation.render import Rendering, TempoMap
-from ..reference import build_reference
+from ..reference import Reference, ReferenceStore, build_reference
 from . import conditions as cond
 from . import corpus, tracking
 from .baselines import matchmaker_takes
@@ -125,6 +130,40 @@ def render_take(piece: ScorePiece, condition: str, cache: Path | None = None) ->
     return audio, piece.take_beats() * c.time_scale
 
 
+def score_reference(
+    score: Path,
+    config: Config,
+    model: Any,
+    tempo_qpm: float | None,
+    rendering: Rendering | None,
+    wav: Path,
+    cache: Path | None = None,
+) -> Reference:
+    """The score rendered and built as the reference (named ``score``), its rendering at
+    ``wav`` (pymatchmaker follows that audio).
+
+    With ``cache`` (a :class:`~matcher.reference.ReferenceStore` folder) a reference built
+    before from the same score file (its bytes), tempo, rendering, configuration and pitch
+    model is loaded from there instead, and one built now is added: building is most of a
+    run that follows online (dev, every 11th piece x 2 conditions: 988 s in all, 110 s of
+    following)."""
+    settings = {"score": file_sha256(score), "tempo_qpm": tempo_qpm, "rendering": repr(rendering or Rendering()),
+                "config": config.to_dict(), "version": config.version, "pitch": type(model).__name__}  # fmt: skip
+    key = "score-" + hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:32]
+    store = ReferenceStore(cache) if cache is not None else None
+    kept = cache / f"{key}.wav" if cache is not None else None
+    if store is not None and kept is not None and key in store.index() and kept.exists():
+        wav.write_bytes(kept.read_bytes())
+        return store.load(key, expect=config).renamed("score")
+    ref = build_score_reference(
+        score, config=config, pitch_model=model, name="score", tempo_bpm=tempo_qpm, keep_audio=wav, rendering=rendering
+    )
+    if store is not None and kept is not None:
+        store.add(ref.renamed(key), replace=True)
+        write_atomic(kept, wav.read_bytes())
+    return ref
+
+
 def played_beats(onsets: np.ndarray, beats: np.ndarray) -> np.ndarray:
     """Whether a note onset [s] lies within :data:`PLAYED_S` of each beat [s] (bool per beat)."""
     onsets = np.sort(np.asarray(onsets, np.float64))
@@ -204,6 +243,7 @@ def run_piece(
     params: FollowParams | None = None,
     rendering: Rendering | None = None,
     align: AlignParams | None = None,
+    ref_cache: Path | None = None,
 ) -> list[dict[str, Any]]:
     """One piece: its score rendered once (in ``folder``), then every method on its take
     under every condition.
@@ -212,7 +252,9 @@ def run_piece(
     ``--tempo``) instead of its tempo marks. The pymatchmaker methods need ``mm_python``;
     ``params``: the follower's settings (default ``FollowParams.for_score()``); ``rendering``: how the
     score is played (default :class:`matcher.notation.render.Rendering`); ``align``: the
-    offline method's settings (default ``AlignParams()``: two passes).
+    offline method's settings (default ``AlignParams()``: two passes); ``ref_cache``: where
+    built score references are kept between runs (:func:`score_reference`; None: built
+    every time).
 
     Returns
     -------
@@ -229,15 +271,7 @@ def run_piece(
     marks_qpm = player_qpm(marks, score_beats, score_beats)
     tempo_qpm = take_qpm if at_player_tempo else None
     ref_wav = folder / "score.wav"
-    ref = build_score_reference(
-        piece.score_midi,
-        config=config,
-        pitch_model=model,
-        name="score",
-        tempo_bpm=tempo_qpm,
-        keep_audio=ref_wav,
-        rendering=rendering,
-    )
+    ref = score_reference(piece.score_midi, config, model, tempo_qpm, rendering, ref_wav, ref_cache)
     rendering_map = marks if tempo_qpm is None else TempoMap(np.zeros(1), np.array([tempo_qpm]))
     rendering_map = rendering_map.scaled((rendering or Rendering()).speed)
     # the annotated score beats in seconds of the rendering, through their quarter positions
