@@ -529,8 +529,8 @@ def test_passage_distance_tells_a_repeat_from_other_music() -> None:
     repeat played a little slower nearly so, other music far; passages reaching before
     the reference's start are never alike."""
     rng = np.random.default_rng(0)
-    a = rng.normal(size=(40, 24)).astype(np.float32)
-    other = rng.normal(size=(40, 24)).astype(np.float32)
+    a = rng.normal(size=(40, K.SEARCH_WIDTH)).astype(np.float32)
+    other = rng.normal(size=(40, K.SEARCH_WIDTH)).astype(np.float32)
     coarse = np.concatenate([a, other, a]).astype(np.float32)
     span = 20
     assert K.passage_distance(coarse, 39, 119, span) == pytest.approx(0.0)
@@ -554,8 +554,10 @@ def test_a_move_goes_to_the_look_alike_nearest_the_follower() -> None:
     one who jumped back), to the leader when it has less, and never to a place that is
     not a look-alike, however near."""
     rng = np.random.default_rng(1)
-    a = rng.normal(size=(40, 24)).astype(np.float32)
-    coarse = np.concatenate([a, rng.normal(size=(60, 24)), a, rng.normal(size=(40, 24))]).astype(np.float32)
+    a = rng.normal(size=(40, K.SEARCH_WIDTH)).astype(np.float32)
+    coarse = np.concatenate(
+        [a, rng.normal(size=(60, K.SEARCH_WIDTH)), a, rng.normal(size=(40, K.SEARCH_WIDTH))]
+    ).astype(np.float32)
     params = _twin_params()
     col = np.zeros(len(coarse))
     col[39], col[139] = -10.0, -6.0  # the passage's first playing leads, its repeat follows
@@ -577,9 +579,9 @@ def test_the_look_alike_search_gives_up_after_its_tests() -> None:
     for a nearer look-alike goes outward from the follower and stops after
     kernels.TWIN_TESTS places that are no look-alike, keeping the leader."""
     rng = np.random.default_rng(2)
-    a = rng.normal(size=(40, 24)).astype(np.float32)
-    others = rng.normal(size=(2 * K.TWIN_TESTS, 24))
-    coarse = np.concatenate([a, others, a, rng.normal(size=(40, 24))]).astype(np.float32)
+    a = rng.normal(size=(40, K.SEARCH_WIDTH)).astype(np.float32)
+    others = rng.normal(size=(2 * K.TWIN_TESTS, K.SEARCH_WIDTH))
+    coarse = np.concatenate([a, others, a, rng.normal(size=(40, K.SEARCH_WIDTH))]).astype(np.float32)
     params = _twin_params()
     leader, twin = 39, 40 + len(others) + 39
     here = twin - K.TWIN_TESTS // 2 - 20  # among the other music, nearer the twin than the leader

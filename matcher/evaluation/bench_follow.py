@@ -351,7 +351,7 @@ def twin_worst_case(hours: float = 3.0, repeats: int = 5) -> dict[str, float]:
 
     rate = 1.0 / Config().frame_seconds
     n_c = int(hours * 3600 * rate / K.COARSE)
-    coarse = np.random.default_rng(0).normal(size=(n_c, 24)).astype(np.float32)
+    coarse = np.random.default_rng(0).normal(size=(n_c, K.SEARCH_WIDTH)).astype(np.float32)
     params = np.zeros(K.N_PARAMS)
     params[K.P_TWIN_SPAN], params[K.P_TWIN_RATIO], params[K.P_SELF_UNIT] = round(4 * rate / K.COARSE), 0.5, 1.0
     params[K.P_RELOCK_FAR], params[K.P_TWIN_SHARE] = round(rate / K.COARSE), 0.5

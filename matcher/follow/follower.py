@@ -206,8 +206,8 @@ class Follower:
         # The global tracker's columns; before the first coarse frame every place is
         # equally (un)likely.
         self._glob = np.zeros((2, max(len(self.ref_coarse), 1)))
-        self._y = np.zeros(24, np.float32)
-        self._pooled = np.zeros(24)
+        self._y = np.zeros(K.SEARCH_WIDTH, np.float32)
+        self._pooled = np.zeros(K.SEARCH_WIDTH)
         self._istate = np.zeros(K.N_ISTATE, np.int64)
         self._istate[K.I_G_ROW] = -1
         self._last = np.array([-1.0, -1.0])  # last (position, reported ref_t)

@@ -49,6 +49,9 @@ INF = 1e30
 
 #: Coarse grid of the re-locking search: this many frames per search frame.
 COARSE = 4
+#: Search features of a frame (:func:`_pool`): its flux bands averaged in 12 groups, then
+#: its 12 chroma.
+SEARCH_WIDTH = 24
 
 # Integer state slots.
 (
@@ -592,7 +595,7 @@ def follow_chunk(
     ref_hold : float64 [shape=(n_ref,)]  price of holding still on each reference frame
     ref_active : bool [shape=(n_ref,)]  the reference sounds there (above the level gate)
     ref_db : float64 [shape=(n_ref,)]  the reference's frame levels [dBFS]
-    ref_coarse : float32 [shape=(n_ref // COARSE, 24)]  search features of the reference
+    ref_coarse : float32 [shape=(n_ref // COARSE, SEARCH_WIDTH)]  search features of the reference
     take : float32 [shape=(m, d)]  take cost vectors, flux unscaled (the first ``n_flux``
         columns), chroma not faded (the next 12: the kernel fades them by the take's level
         brought to the reference's, :func:`take_level`)
@@ -603,7 +606,7 @@ def follow_chunk(
         scratch
     hist_j, hist_p : float64 [shape=(tempo_win,)]  ring of recent (take frame, position)
     glob : float64 [shape=(2, n_ref // COARSE)]  the global tracker's columns
-    y : float32, pooled : float64 [shape=(24,)]  the coarse take frame being added, the next one's sum
+    y : float32, pooled : float64 [shape=(SEARCH_WIDTH,)]  the coarse take frame being added, the next one's sum
     istate, fstate, params : state and parameter vectors (slots above)
     trial_istate : int64 [shape=(N_ISTATE,)]  the band a move on trial left (I_LO, I_CUR, I_J)
     out_* : [shape=(m,)]  raw argmin, smoothed position [ref frames], tempo [ref frames per
@@ -680,7 +683,7 @@ def follow_chunk(
             istate[I_G_AUDIBLE] += 1
         if j % COARSE == COARSE - 1:
             # (The previous column is complete: it had COARSE hops of P_SEARCH_ROWS rows.)
-            for k in range(24):
+            for k in range(SEARCH_WIDTH):
                 y[k] = pooled[k] / COARSE
                 pooled[k] = 0.0
             # Silence says nothing about where the player is: such frames add no column.

@@ -23,7 +23,7 @@ class PreparedReference:
     ref_vectors : float32 [shape=(n_ref, d)]   cost vectors, flux columns divided by ``ref_scale``
     ref_hold : float64 [shape=(n_ref,)]         price of holding still on each frame
     ref_active : bool [shape=(n_ref,)]          the reference sounds there (above the level gate)
-    ref_coarse : float32 [shape=(n_ref // 4, 24)]  the global tracker's features
+    ref_coarse : float32 [shape=(n_ref // 4, SEARCH_WIDTH)]  the global tracker's features
     loud_db : float [dBFS]                      the reference's loud level (LOUD_QUANTILE of its frame levels)
     coarse_unit : float                         median distance between two of its coarse frames
                                                 (the scale of the global tracker's look-alike test)
@@ -92,14 +92,14 @@ def coarse_unit(coarse: np.ndarray, pairs: int = 4096) -> float:
 
 
 def coarse_features(vectors: np.ndarray, n_flux: int) -> np.ndarray:
-    """The global tracker's features [float32, shape=(n // 4, 24)]: the pooling of
+    """The global tracker's features [float32, shape=(n // 4, K.SEARCH_WIDTH)]: the pooling of
     :func:`matcher.follow.kernels._pool` (flux bands averaged in 12 groups, groups
     without bands 0, then chroma) as one product, averaged over each coarse frame."""
     n_c = len(vectors) // K.COARSE
-    pool = np.zeros((n_flux + 12, 24))
+    pool = np.zeros((n_flux + 12, K.SEARCH_WIDTH))
     for g in range(12):
         a, b = g * n_flux // 12, (g + 1) * n_flux // 12
         pool[a:b, g] = 1.0 / max(b - a, 1)
     pool[n_flux + np.arange(12), 12 + np.arange(12)] = 1.0
     pooled = vectors[: n_c * K.COARSE, : n_flux + 12].astype(np.float64) @ pool
-    return np.ascontiguousarray(pooled.reshape(n_c, K.COARSE, 24).mean(axis=1).astype(np.float32))
+    return np.ascontiguousarray(pooled.reshape(n_c, K.COARSE, K.SEARCH_WIDTH).mean(axis=1).astype(np.float32))
