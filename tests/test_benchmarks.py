@@ -16,6 +16,7 @@ import pytest
 from matcher.evaluation import bench_follow as bf
 from matcher.evaluation import bench_follow_live as bfl
 from matcher.evaluation.params import add_json_option, add_param_option, follow_params, write_json
+from matcher.follow import kernels as K
 from matcher.reference import Reference
 
 # -- shared options ---------------------------------------------------------------------------------
@@ -47,7 +48,7 @@ def test_given_arrays_reach_the_follower_unchanged() -> None:
     f = bf.feature_follower(ref, bf.MM_FRAME_RATE, 2.0)
     np.testing.assert_array_equal(f.ref_vectors, ref)  # not L2-normalised
     assert f._D.shape == (2 * round(2.0 * bf.MM_FRAME_RATE) + 1,)
-    assert f.ref_coarse.shape == (len(ref) // 4, 24)
+    assert f.ref_coarse.shape == (len(ref) // K.COARSE, K.SEARCH_WIDTH)
 
 
 def test_twin_worst_case_reports_a_time_and_the_column_it_runs_in(capsys) -> None:

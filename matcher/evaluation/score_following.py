@@ -147,20 +147,21 @@ def score_reference(
     model is loaded from there instead, and one built now is added: building is most of a
     run that follows online (dev, every 11th piece x 2 conditions: 988 s in all, 110 s of
     following)."""
+    if cache is None:
+        return build_score_reference(
+            score, config=config, pitch_model=model, name="score", tempo_bpm=tempo_qpm, keep_audio=wav,
+            rendering=rendering,
+        )  # fmt: skip
     settings = {"score": file_sha256(score), "tempo_qpm": tempo_qpm, "rendering": repr(rendering or Rendering()),
                 "config": config.to_dict(), "version": config.version, "pitch": type(model).__name__}  # fmt: skip
     key = "score-" + hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:32]
-    store = ReferenceStore(cache) if cache is not None else None
-    kept = cache / f"{key}.wav" if cache is not None else None
-    if store is not None and kept is not None and key in store.index() and kept.exists():
+    store, kept = ReferenceStore(cache), cache / f"{key}.wav"
+    if key in store.index() and kept.exists():
         wav.write_bytes(kept.read_bytes())
         return store.load(key, expect=config).renamed("score")
-    ref = build_score_reference(
-        score, config=config, pitch_model=model, name="score", tempo_bpm=tempo_qpm, keep_audio=wav, rendering=rendering
-    )
-    if store is not None and kept is not None:
-        store.add(ref.renamed(key), replace=True)
-        write_atomic(kept, wav.read_bytes())
+    ref = score_reference(score, config, model, tempo_qpm, rendering, wav)
+    store.add(ref.renamed(key), replace=True)
+    write_atomic(kept, wav.read_bytes())
     return ref
 
 
