@@ -88,6 +88,12 @@ class AlignParams:
         Onsets at least this many times the mean flux that one recording spreads over
         50-120 ms and the other plays at once are paired at their mean (see
         :func:`onset_anchored`). None turns this off.
+    chroma_onsets : float > 0, optional
+        Weight of the pitch classes' onsets (:func:`chroma_onsets`) added to each frame's
+        vector beside the flux and chroma; None leaves them out. Dev corpus, 16 pairs x
+        clean/hardest, within 50 ms: 94.3 % without; 94.9 and 94.8 % at 0.7 and 1 (hardest
+        92.6 -> 93.6 % at 0.7); with :data:`CHROMA_ONSET_GAIN` at 100, 94.6, 94.6 and
+        93.9 % at 0.5, 1 and 2.
     weights : AlignWeights
     score_passes : {1, 2}
         Against a score (a reference with a ``ScoreInfo``), :func:`matcher.compare.compare`
@@ -105,6 +111,7 @@ class AlignParams:
     coarse_cells: int = 1_000_000
     onset_anchors: float | None = 1.0
     spread_chords: float | None = 2.0
+    chroma_onsets: float | None = 0.7
     weights: AlignWeights = field(default_factory=AlignWeights)
     score_passes: int = 2
 
@@ -125,7 +132,7 @@ class AlignParams:
             raise ParameterError(f"memory_mb must be > 0, got {self.memory_mb!r}")
         if self.window_s is not None and not self.window_s > 0:
             raise ParameterError(f"window_s must be > 0 seconds, got {self.window_s!r}")
-        for name in ("onset_anchors", "spread_chords"):
+        for name in ("onset_anchors", "spread_chords", "chroma_onsets"):
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ParameterError(f"{name} must be > 0 (or None), got {value!r}")
@@ -193,19 +200,62 @@ class Alignment:
 # -- features --------------------------------------------------------------------------
 
 
-def feature_vectors(frames: Frames, weights: CostWeights, gate_db: float) -> np.ndarray:
+def feature_vectors(
+    frames: Frames, weights: CostWeights, gate_db: float, chroma_onset_weight: float = 0.0
+) -> np.ndarray:
     """Per-frame vectors whose Euclidean distance is the alignment's local cost: the
     follower's :func:`~matcher.features.vectors.cost_vectors` with the flux the
     recording's noise makes taken off (:func:`~matcher.features.vectors.noise_flux`:
     a file has all its frames at hand) and the rest divided by the recording's own scale
-    (its mean norm over frames at least ``gate_db`` [dBFS] loud).
+    (its mean norm over frames at least ``gate_db`` [dBFS] loud), then, when
+    ``chroma_onset_weight`` > 0, that many times its :func:`chroma_onsets`.
 
     Returns
     -------
-    np.ndarray [shape=(n, n_bands + 14), float32]
+    np.ndarray [shape=(n, n_bands + 14), or (n, n_bands + 26) with chroma onsets, float32]
     """
     noise = noise_flux(frames, gate_db)
-    return cost_vectors(frames, weights, flux_scale(frames, gate_db, noise), noise)
+    vectors = cost_vectors(frames, weights, flux_scale(frames, gate_db, noise), noise)
+    if not chroma_onset_weight > 0:
+        return vectors
+    onsets = chroma_onset_weight * chroma_onsets(frames, gate_db)
+    return np.concatenate([vectors, onsets.astype(np.float32)], axis=1)
+
+
+#: Chroma energy is compressed as log(1 + CHROMA_ONSET_GAIN * energy / its mean over
+#: audible frames) before its rises are taken, so a soft note's rise counts beside a loud
+#: one's (dev corpus, 16 pairs x clean/hardest, `compare` within 50 ms at weight 1: 94.1,
+#: 94.6, 94.8 and 94.8 % at 10, 100, 1000 and 10000; 94.3 % without chroma onsets).
+CHROMA_ONSET_GAIN = 1000.0
+#: A rise is held, fading linearly, over this many frames after it (48 ms): two
+#: recordings' onsets a frame or two apart still overlap.
+CHROMA_ONSET_HOLD = 3
+
+
+def chroma_onsets(frames: Frames, gate_db: float) -> np.ndarray:
+    """Where each pitch class begins to sound [shape=(n, 12), float32]: the rise of its
+    log-compressed chroma energy from the frame before (0 where it falls), held over
+    :data:`CHROMA_ONSET_HOLD` frames as it fades, divided by the rises' mean norm over
+    frames at least ``gate_db`` [dBFS] loud.
+
+    The flux says that something began; these say which pitch classes did. A chord
+    played over a held note, or the same harmony struck again, makes flux that fits the
+    other recording's onsets nearby equally well; the pitch classes that rise pin the
+    onset to the one that plays them (the chroma onset features of high-resolution audio
+    synchronisation, Ewert, Müller and Grosche 2009)."""
+    chroma = np.asarray(frames.chroma, np.float64)
+    audible = np.asarray(frames.db) >= gate_db
+    mean = float(chroma[audible].sum(axis=1).mean()) if audible.any() else 0.0
+    if not mean > 0:
+        return np.zeros((len(chroma), 12), np.float32)
+    log_energy = np.log1p(CHROMA_ONSET_GAIN * chroma / mean)
+    rises = np.zeros_like(log_energy)
+    rises[1:] = np.maximum(np.diff(log_energy, axis=0), 0.0)
+    held = rises.copy()
+    for k in range(1, CHROMA_ONSET_HOLD + 1):
+        held[k:] = np.maximum(held[k:], rises[:-k] * (1.0 - k / (CHROMA_ONSET_HOLD + 1)))
+    scale = float(np.linalg.norm(held[audible], axis=1).mean())
+    return (held / scale if scale > 0 else held).astype(np.float32)
 
 
 # -- engines ---------------------------------------------------------------------------
@@ -541,8 +591,8 @@ def align_frames(a: Frames, b: Frames, config: Config, params: AlignParams | Non
     brought to the louder one's, :func:`level_matched`)."""
     params = params or AlignParams()
     a, b = level_matched(a, b)
-    X = feature_vectors(a, params.weights, config.gate_db)
-    Y = feature_vectors(b, params.weights, config.gate_db)
+    X = feature_vectors(a, params.weights, config.gate_db, params.chroma_onsets or 0.0)
+    Y = feature_vectors(b, params.weights, config.gate_db, params.chroma_onsets or 0.0)
     alignment = align_vectors(X, Y, config.frame_seconds, params)
     if params.onset_anchors is not None:
         alignment = onset_anchored(alignment, a, b, config.gate_db, params.onset_anchors, params.spread_chords)

@@ -18,6 +18,8 @@ from matcher.align import (
     AlignParams,
     AlignWeights,
     align_vectors,
+    chroma_onsets,
+    feature_vectors,
     monotone_map,
 )
 from matcher.align_kernels import band_dtw, pool, project_band
@@ -161,6 +163,7 @@ def test_alignment_maps_both_ways(rng: np.random.Generator) -> None:
         {"memory_mb": 0},
         {"window_s": -1.0},
         {"onset_anchors": 0.0},
+        {"chroma_onsets": 0.0},
     ],
 )
 def test_bad_params_are_refused(kwargs: dict) -> None:
@@ -356,3 +359,48 @@ def test_a_quieter_take_is_aligned_as_at_the_references_level(yin_config, yin_mo
     a_full, a_quiet = align_frames(ref, full, yin_config), align_frames(ref, quiet, yin_config)
     probe = np.linspace(1.0, a_full.a_t[-1] - 1.0, 200)
     assert np.max(np.abs(a_quiet.b_at(probe) - a_full.b_at(probe))) < 2 * yin_config.frame_seconds
+
+
+# -- chroma onsets ---------------------------------------------------------------------------
+
+
+def frames_with_chroma(chroma: np.ndarray, db: float = -20.0):
+    from matcher import Frames
+
+    n = len(chroma)
+    return Frames(
+        midi=np.full(n, np.nan, np.float32),
+        confidence=np.zeros(n, np.float32),
+        db=np.full(n, db, np.float32),
+        onset=np.zeros(n, np.float32),
+        flux=np.zeros((n, 84), np.float32),
+        chroma=chroma.astype(np.float32),
+    )
+
+
+def test_chroma_onsets_name_the_pitch_class_that_begins_and_fade_after_it() -> None:
+    chroma = np.zeros((100, 12))
+    chroma[:, 0] = 1.0  # C held throughout
+    chroma[50:, 4] = 1.0  # E joins at frame 50
+    onsets = chroma_onsets(frames_with_chroma(chroma), gate_db=-60.0)
+    assert onsets.shape == (100, 12)
+    assert np.argmax(onsets[50]) == 4
+    assert np.all(onsets[:, 0] == 0.0)  # the held C never rises
+    # held for a few frames, fading, then gone
+    assert onsets[50, 4] > onsets[51, 4] > onsets[52, 4] > onsets[53, 4] > 0.0
+    assert onsets[54, 4] == 0.0
+    assert np.all(onsets[1:50] == 0.0)
+
+
+def test_chroma_onsets_of_a_silent_recording_are_zero() -> None:
+    onsets = chroma_onsets(frames_with_chroma(np.zeros((30, 12)), db=-100.0), gate_db=-60.0)
+    assert np.all(onsets == 0.0)
+
+
+def test_feature_vectors_carry_chroma_onsets_only_when_weighted(rng: np.random.Generator) -> None:
+    frames = frames_with_chroma(rng.random((40, 12)))
+    plain = feature_vectors(frames, AlignWeights(), -60.0)
+    both = feature_vectors(frames, AlignWeights(), -60.0, chroma_onset_weight=2.0)
+    assert both.shape == (40, plain.shape[1] + 12)
+    np.testing.assert_array_equal(both[:, : plain.shape[1]], plain)
+    np.testing.assert_allclose(both[:, plain.shape[1] :], 2.0 * chroma_onsets(frames, -60.0), rtol=1e-6)

@@ -156,14 +156,15 @@ def worker_stages(a: str, b: str) -> dict[str, Any]:
 
 def _vectors(a: str, b: str, pool: int = 1) -> tuple[np.ndarray, np.ndarray, float]:
     from matcher import Config, build_reference
-    from matcher.align import AlignWeights, feature_vectors
+    from matcher.align import AlignParams, AlignWeights, feature_vectors
     from matcher.align_kernels import pool as pool_rows
     from matcher.features import NoPitch
 
     config = Config(pitch_backend="yin")
     model = NoPitch(config)  # the cost does not use pitch (weight 0)
-    X = feature_vectors(build_reference(a, config, model, "A").frames, AlignWeights(), config.gate_db)
-    Y = feature_vectors(build_reference(b, config, model, "B").frames, AlignWeights(), config.gate_db)
+    onsets = AlignParams().chroma_onsets or 0.0  # the vectors `compare` aligns
+    X = feature_vectors(build_reference(a, config, model, "A").frames, AlignWeights(), config.gate_db, onsets)
+    Y = feature_vectors(build_reference(b, config, model, "B").frames, AlignWeights(), config.gate_db, onsets)
     if pool > 1:
         X, Y = pool_rows(X, pool), pool_rows(Y, pool)
     return X, Y, config.frame_seconds * pool
