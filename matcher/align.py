@@ -2,7 +2,8 @@
 
 Two engines over the same cost (Euclidean distance of per-frame feature vectors built
 from :class:`~matcher.features.Frames`, the follower's features: onset flux over mel
-bands, faded chroma, optionally pitch):
+bands, faded chroma, optionally pitch; and, offline only, the onsets of each pitch
+class, :func:`chroma_onsets`):
 
 * ``dtw`` — dtw-python on the full local-cost matrix (its step patterns, Sakoe-Chiba
   window, open begin / open end). dtw-python builds the whole ``n x m`` matrix even with
