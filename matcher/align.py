@@ -202,14 +202,15 @@ class Alignment:
 
 
 def feature_vectors(
-    frames: Frames, weights: CostWeights, gate_db: float, chroma_onset_weight: float = 0.0
+    frames: Frames, weights: CostWeights, gate_db: float, chroma_onset_weight: float | None = None
 ) -> np.ndarray:
     """Per-frame vectors whose Euclidean distance is the alignment's local cost: the
     follower's :func:`~matcher.features.vectors.cost_vectors` with the flux the
     recording's noise makes taken off (:func:`~matcher.features.vectors.noise_flux`:
     a file has all its frames at hand) and the rest divided by the recording's own scale
-    (its mean norm over frames at least ``gate_db`` [dBFS] loud), then, when
-    ``chroma_onset_weight`` > 0, that many times its :func:`chroma_onsets`.
+    (its mean norm over frames at least ``gate_db`` [dBFS] loud), then, unless
+    ``chroma_onset_weight`` is None or 0 (as ``AlignParams.chroma_onsets``), that many
+    times its :func:`chroma_onsets`.
 
     Returns
     -------
@@ -217,7 +218,7 @@ def feature_vectors(
     """
     noise = noise_flux(frames, gate_db)
     vectors = cost_vectors(frames, weights, flux_scale(frames, gate_db, noise), noise)
-    if not chroma_onset_weight > 0:
+    if not chroma_onset_weight:
         return vectors
     onsets = chroma_onset_weight * chroma_onsets(frames, gate_db)
     return np.concatenate([vectors, onsets.astype(np.float32)], axis=1)
@@ -592,8 +593,8 @@ def align_frames(a: Frames, b: Frames, config: Config, params: AlignParams | Non
     brought to the louder one's, :func:`level_matched`)."""
     params = params or AlignParams()
     a, b = level_matched(a, b)
-    X = feature_vectors(a, params.weights, config.gate_db, params.chroma_onsets or 0.0)
-    Y = feature_vectors(b, params.weights, config.gate_db, params.chroma_onsets or 0.0)
+    X = feature_vectors(a, params.weights, config.gate_db, params.chroma_onsets)
+    Y = feature_vectors(b, params.weights, config.gate_db, params.chroma_onsets)
     alignment = align_vectors(X, Y, config.frame_seconds, params)
     if params.onset_anchors is not None:
         alignment = onset_anchored(alignment, a, b, config.gate_db, params.onset_anchors, params.spread_chords)

@@ -162,7 +162,7 @@ def _vectors(a: str, b: str, pool: int = 1) -> tuple[np.ndarray, np.ndarray, flo
 
     config = Config(pitch_backend="yin")
     model = NoPitch(config)  # the cost does not use pitch (weight 0)
-    onsets = AlignParams().chroma_onsets or 0.0  # the vectors `compare` aligns
+    onsets = AlignParams().chroma_onsets  # the vectors `compare` aligns
     X = feature_vectors(build_reference(a, config, model, "A").frames, AlignWeights(), config.gate_db, onsets)
     Y = feature_vectors(build_reference(b, config, model, "B").frames, AlignWeights(), config.gate_db, onsets)
     if pool > 1:
