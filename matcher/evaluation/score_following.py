@@ -32,6 +32,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import shutil
 import time
 import zlib
 from dataclasses import dataclass
@@ -157,11 +158,13 @@ def score_reference(
     key = "score-" + hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:32]
     store, kept = ReferenceStore(cache), cache / f"{key}.wav"
     if key in store.index() and kept.exists():
-        wav.write_bytes(kept.read_bytes())
+        shutil.copyfile(kept, wav)
         return store.load(key, expect=config).renamed("score")
     ref = score_reference(score, config, model, tempo_qpm, rendering, wav)
     store.add(ref.renamed(key), replace=True)
-    write_atomic(kept, wav.read_bytes())
+    # (streamed: a long piece's rendering runs to hundreds of MB)
+    with open(wav, "rb") as rendered:
+        write_atomic(kept, lambda f: shutil.copyfileobj(rendered, f))
     return ref
 
 
