@@ -262,7 +262,7 @@ class Follower:
         self._params[K.P_LEVEL_WARM] = round(p.level_warm_s * rate)
         self._params[K.P_HOLD_TEMPO_RATE] = min(1.0, 1.0 / (p.hold_tempo_s * rate)) if p.hold_tempo_s > 0 else 0.0
         # The take's level is not learned at the reference's first attack (kernels.level_learns_at).
-        self._params[K.P_FIRST_SOUND] = int(np.argmax(self.ref_active)) if self.ref_active.any() else -1
+        self._params[K.P_FIRST_SOUND] = prepared.first_sound
         # A take frame counts towards the running scale when louder than a tenth of it.
         self._params[K.P_AUDIBLE_NORM] = 0.1
 

@@ -29,6 +29,8 @@ class PreparedReference:
                                                 (the scale of the global tracker's look-alike test)
     ref_db : float64 [shape=(n_ref,)]           its frame levels [dBFS] (a take's levels are
                                                 brought to them where the follower is)
+    first_sound : int                           its first sounding frame (``ref_active``), -1 if none:
+                                                the take's level is not learned at that first attack
     """
 
     reference: Reference
@@ -43,6 +45,7 @@ class PreparedReference:
     loud_db: float
     coarse_unit: float
     ref_db: np.ndarray
+    first_sound: int
 
     @classmethod
     def build(cls, reference: Reference, weights: CostWeights, params: FollowParams) -> PreparedReference:
@@ -67,7 +70,10 @@ class PreparedReference:
         for a in (*arrays, ref_db):
             a.setflags(write=False)  # shared between sessions
         unit = coarse_unit(arrays[3])
-        return cls(reference, weights, (hold_penalty, hold_floor), scale, n_flux, *arrays, loud, unit, ref_db)
+        first_sound = int(np.argmax(active)) if active.any() else -1
+        return cls(
+            reference, weights, (hold_penalty, hold_floor), scale, n_flux, *arrays, loud, unit, ref_db, first_sound
+        )
 
     def check(self, reference: Reference, weights: CostWeights, params: FollowParams) -> None:
         """Refuse arrays prepared for another reference or other settings."""
