@@ -197,21 +197,29 @@ def test_bad_vectors_are_refused(rng: np.random.Generator) -> None:
 # -- onset anchors -------------------------------------------------------------------------
 
 
-def frames_with_onsets(n: int, peaks: dict[int, float], rng: np.random.Generator):
-    """Frames whose flux norm is low noise except at ``peaks`` {frame: height}."""
+def unpitched_frames(flux: np.ndarray, chroma: np.ndarray, db: float = -20.0):
+    """Frames of the given flux [shape=(n, 84)] and chroma [shape=(n, 12)], every frame
+    ``db`` [dBFS] loud and unvoiced."""
     from matcher import Frames
 
-    flux = np.abs(rng.normal(0, 0.01, (n, 84))).astype(np.float32)
-    for k, height in peaks.items():
-        flux[k] += height / np.sqrt(84)
+    n = len(flux)
+    flux = flux.astype(np.float32)
     return Frames(
         midi=np.full(n, np.nan, np.float32),
         confidence=np.zeros(n, np.float32),
-        db=np.full(n, -20.0, np.float32),
+        db=np.full(n, db, np.float32),
         onset=flux.mean(axis=1),
         flux=flux,
-        chroma=np.zeros((n, 12), np.float32),
+        chroma=chroma.astype(np.float32),
     )
+
+
+def frames_with_onsets(n: int, peaks: dict[int, float], rng: np.random.Generator):
+    """Frames whose flux norm is low noise except at ``peaks`` {frame: height}."""
+    flux = np.abs(rng.normal(0, 0.01, (n, 84))).astype(np.float32)
+    for k, height in peaks.items():
+        flux[k] += height / np.sqrt(84)
+    return unpitched_frames(flux, np.zeros((n, 12)))
 
 
 def identity_alignment(n: int) -> Alignment:
@@ -365,17 +373,7 @@ def test_a_quieter_take_is_aligned_as_at_the_references_level(yin_config, yin_mo
 
 
 def frames_with_chroma(chroma: np.ndarray, db: float = -20.0):
-    from matcher import Frames
-
-    n = len(chroma)
-    return Frames(
-        midi=np.full(n, np.nan, np.float32),
-        confidence=np.zeros(n, np.float32),
-        db=np.full(n, db, np.float32),
-        onset=np.zeros(n, np.float32),
-        flux=np.zeros((n, 84), np.float32),
-        chroma=chroma.astype(np.float32),
-    )
+    return unpitched_frames(np.zeros((len(chroma), 84)), chroma, db)
 
 
 def test_chroma_onsets_name_the_pitch_class_that_begins_and_fade_after_it() -> None:
