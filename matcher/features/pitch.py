@@ -71,8 +71,9 @@ class YinModel:
         self.left_context = self.right_context = -(-self.frame // 2 // self.hop)
 
     def __call__(self, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        import librosa
+        from .librosa_loader import load_librosa
 
+        librosa = load_librosa()
         c = self.config
         audio = np.asarray(audio, np.float32)
         hz = librosa.yin(

@@ -91,7 +91,9 @@ def cache_dir() -> Path:
 def _filterbanks(config: Config) -> dict[str, np.ndarray]:
     """librosa's mel filterbank (and chroma filterbank, if configured) as float32, from
     the cache when an earlier process made them with the same librosa, numpy and settings."""
-    import librosa
+    from .librosa_loader import load_librosa
+
+    librosa = load_librosa()
 
     n_fft, sr = config.n_fft, config.sr
     settings = (sr, n_fft, config.n_bands, config.fmin, config.fmax, config.chroma)
