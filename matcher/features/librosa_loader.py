@@ -5,7 +5,7 @@ are compiled when their module is imported and cached on disk (``cache=True``). 
 processes compiling them at once, as a fresh install's ``matcher batch`` workers do,
 can write a wrapper and a kernel that do not belong together (numba issue #10128):
 every later call of YIN in that installation then segfaults until the cache is
-deleted (measured here: two processes on a cold cache crashed in 1 run of 3). So the
+deleted (measured here: two processes on a cold cache crashed in 2 runs of 9). So the
 first import in each process happens under an exclusive lock on a file in matcher's
 cache folder: the first process compiles and writes, the others wait and then load.
 """
