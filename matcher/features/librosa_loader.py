@@ -12,7 +12,10 @@ cache folder: the first process compiles and writes, the others wait and then lo
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib
+from collections.abc import Iterator
 from types import ModuleType
 
 #: The librosa modules matcher reaches that define cached gufuncs (importing the last
@@ -25,8 +28,8 @@ _loaded = False
 
 def load_librosa() -> ModuleType:
     """The ``librosa`` module, its cached gufuncs compiled or loaded under the lock the
-    first time in this process. Where the lock file cannot be made (a read-only home,
-    a system without ``fcntl``) it imports without one."""
+    first time in this process. Where the lock file cannot be made (a read-only home)
+    it imports without one."""
     global _loaded
     if not _loaded:
         with _compile_lock():
@@ -38,26 +41,19 @@ def load_librosa() -> ModuleType:
     return librosa
 
 
-class _compile_lock:
-    """An exclusive ``flock`` on matcher's cache folder / :data:`LOCK_NAME`, held while
-    the block runs (no lock when the file cannot be opened)."""
+@contextlib.contextmanager
+def _compile_lock() -> Iterator[None]:
+    """An exclusive ``flock`` on matcher's cache folder / :data:`LOCK_NAME` for the block
+    (as the reference store's ``_locked``); none when the file cannot be made."""
+    from .spectral import cache_dir
 
-    def __enter__(self) -> None:
-        from .spectral import cache_dir
-
-        self._file = None
-        try:
-            import fcntl
-
-            path = cache_dir() / LOCK_NAME
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(path, "a")  # held until __exit__
-            fcntl.flock(self._file, fcntl.LOCK_EX)
-        except (ImportError, OSError):
-            if self._file is not None:
-                self._file.close()
-            self._file = None
-
-    def __exit__(self, *exc: object) -> None:
-        if self._file is not None:
-            self._file.close()  # closing releases the lock
+    path = cache_dir() / LOCK_NAME
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(path, "a")  # noqa: SIM115 - held for the with-block
+    except OSError:
+        yield
+        return
+    with lock:  # closing releases the lock
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
