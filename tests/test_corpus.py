@@ -362,6 +362,24 @@ def test_percussion_pairs_are_beat_aligned_and_seeded(tmp_path: Path) -> None:
 # -- selection, figures and checks of the corpus tools ----------------------------------------------
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(bool(cond.missing_tools()), reason="fluidsynth/timidity/sox or soundfonts absent")
+def test_pairs_run_in_two_processes_as_in_one(tmp_path: Path) -> None:
+    """``jobs=2`` gives the rows one process gives, in the pairs' order."""
+    from matcher.evaluation import percussion
+    from matcher.follow import FollowParams
+
+    pairs = percussion.percussion_pairs("validation", tmp_path, seed=4, n=2)
+    args = (pairs, ["clean"], ["compare"], FollowParams(), tmp_path)
+    one, rendered, _ = corpus_runs.run_pairs(*args, jobs=1)
+    two, rendered_two, _ = corpus_runs.run_pairs(*args, jobs=2)
+    assert [r["pair"] for r in two] == [r["pair"] for r in one] == [p.name for p in pairs]
+    assert [r.take_audio for r in rendered_two] == [r.take_audio for r in rendered]
+    for a, b in zip(one, two, strict=True):
+        np.testing.assert_allclose(b["errors"], a["errors"])
+        assert b["tracked"] == a["tracked"]
+
+
 def _options(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     corpus_runs.add_arguments(parser)

@@ -24,10 +24,12 @@ Pairs and conditions as tools/build_corpus.py (renders what is missing); the pia
 conditions by default, the other instruments by name (``--conditions strings violin flute
 organ guitar``: reference and take both played on that General MIDI program); ``--set
 percussion`` runs the synthetic percussion pieces under the same conditions. Report on
-``--split validation``; tune on ``dev`` only.
+``--split validation``; tune on ``dev`` only. ``--jobs 2`` runs two pairs at once (the
+machines have two cores); each method's seconds are then CPU-shared wall time.
 
     .venv/bin/python tools/eval_corpus.py --split dev|validation [--set asap|percussion] [--quick] [--conditions ...]
-        [--methods follow compare arzt causal] [--jumps] [--pauses] [--per-pair] [--json OUT] [--param NAME=VALUE]
+        [--methods follow compare arzt causal] [--jumps] [--pauses] [--per-pair] [--jobs N] [--json OUT]
+        [--param NAME=VALUE]
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ def main() -> int:
     parser.add_argument("--pauses", action="store_true", help="5-s pauses in pink room noise 20 dB below (follower)")
     parser.add_argument("--places", type=int, default=1, help="edits per kind and take (default 1)")
     parser.add_argument("--per-pair", action="store_true", help="print every pair's figures")
+    parser.add_argument("--jobs", type=int, default=1, help="pairs run in this many processes at once (default 1)")
     add_json_option(parser)
     add_param_option(parser)
     args = parser.parse_args()
@@ -77,7 +80,7 @@ def main() -> int:
     began = time.perf_counter()
     print(f"{args.split}{' (quick)' if args.quick else ''}: {len(pairs)} pairs, {len(names)} conditions, "
           f"methods {', '.join(methods)}; cache {cache}")  # fmt: skip
-    rows, rendered, render_s = run_pairs(pairs, names, methods, params, cache, args.per_pair)
+    rows, rendered, render_s = run_pairs(pairs, names, methods, params, cache, args.per_pair, args.jobs)
     figures = by_condition(rows, names, methods)
     print(figures_table(f"{args.split}: beats within N ms (pooled over beats), folder mean beside; tracked pieces; "
                         "false moves per hour of take", figures))  # fmt: skip

@@ -154,55 +154,83 @@ def run_pairs(
     params: FollowParams,
     cache: Path,
     per_pair: bool = False,
+    jobs: int = 1,
 ) -> tuple[list[dict[str, Any]], list[corpus.RenderedPair], float]:
     """Every method on every pair under every condition (rendered, or found in ``cache``).
 
     Prints a line per pair done (``per_pair``: a line per method, pair and condition too).
+    With ``jobs`` > 1 that many processes take a pair each, longest first (a 30-min piece
+    begun last would run alone at the end); the rows come back in the pairs' order.
 
     Returns
     -------
     (rows, rendered, render_s)
         :func:`score` rows with ``pair``, ``folder``, ``condition``, ``method`` and the
         ``seconds`` the method took; the rendered pairs; seconds spent rendering or
-        finding the audio.
+        finding the audio (summed over the processes).
     """
-    config = Config(pitch_backend="yin")
     began = time.perf_counter()
+    tasks = [(p, names, methods, params, cache, per_pair) for p in pairs]
+    if jobs > 1 and len(pairs) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        longest_first = sorted(range(len(pairs)), key=lambda k: -float(pairs[k].beats()[0][-1]))
+        done: dict[int, tuple] = {}
+        # spawn: a fork would copy a parent that may hold threads (numba, BLAS) mid-lock.
+        with ProcessPoolExecutor(min(jobs, len(pairs)), mp_context=get_context("spawn")) as pool:
+            futures = {pool.submit(_pair_rows, *tasks[k]): k for k in longest_first}
+            for future in futures:
+                done[futures[future]] = result = future.result()
+                print(f"  done {result[3]}, {time.perf_counter() - began:.0f} s so far", flush=True)
+        results = [done[k] for k in range(len(pairs))]
+    else:
+        results = []
+        for task in tasks:
+            results.append(_pair_rows(*task))
+            print(f"  done {results[-1][3]}, {time.perf_counter() - began:.0f} s so far", flush=True)
+    rows = [row for result in results for row in result[0]]
+    rendered = [r for result in results for r in result[1]]
+    return rows, rendered, sum(result[2] for result in results)
+
+
+def _pair_rows(
+    p: corpus.Pair, names: list[str], methods: list[str], params: FollowParams, cache: Path, per_pair: bool
+) -> tuple[list[dict[str, Any]], list[corpus.RenderedPair], float, str]:
+    """:func:`run_pairs` on one pair: (rows, rendered, render_s, a line saying what was done)."""
+    config = Config(pitch_backend="yin")
     rows: list[dict[str, Any]] = []
     rendered: list[corpus.RenderedPair] = []
-    render_s = 0.0
-    for p in pairs:
-        ref_s = 0.0
-        refs: dict[Path, Reference] = {}  # one per instrument the conditions play the pair on
-        for name in names:
+    render_s = ref_s = 0.0
+    refs: dict[Path, Reference] = {}  # one per instrument the conditions play the pair on
+    for name in names:
+        t0 = time.perf_counter()
+        r = corpus.render_pair(p, name, cache)
+        render_s += time.perf_counter() - t0
+        rendered.append(r)
+        if r.ref_audio not in refs:
             t0 = time.perf_counter()
-            r = corpus.render_pair(p, name, cache)
-            render_s += time.perf_counter() - t0
-            rendered.append(r)
-            if r.ref_audio not in refs:
-                t0 = time.perf_counter()
-                refs[r.ref_audio] = build_reference(r.ref_audio, config, YinModel(config), "ref", track=False)
-                ref_s += time.perf_counter() - t0
-            ref = refs[r.ref_audio]
-            duration = sf.info(r.take_audio).duration
-            for method in methods:
-                t0 = time.perf_counter()
-                if method == "follow":
-                    t, ref_t = run_follow(ref, r.take_audio, params)
-                elif method == "compare":
-                    t, ref_t = run_compare(ref, r.take_audio, config)
-                elif method == "causal":
-                    t, ref_t = run_causal(ref, r.take_audio, params)
-                else:
-                    t, ref_t = run_arzt(r.ref_audio, r.take_audio)
-                spent = time.perf_counter() - t0
-                row = {"pair": p.name, "folder": p.folder, "condition": name, "method": method, "seconds": spent,
-                       **score(r, t, ref_t, duration, method != "compare")}  # fmt: skip
-                rows.append(row)
-                if per_pair:
-                    print(pair_line(row), flush=True)
-        print(f"  done {p.name} (reference {ref_s:.1f} s), {time.perf_counter() - began:.0f} s so far", flush=True)
-    return rows, rendered, render_s
+            refs[r.ref_audio] = build_reference(r.ref_audio, config, YinModel(config), "ref", track=False)
+            ref_s += time.perf_counter() - t0
+        ref = refs[r.ref_audio]
+        duration = sf.info(r.take_audio).duration
+        for method in methods:
+            t0 = time.perf_counter()
+            if method == "follow":
+                t, ref_t = run_follow(ref, r.take_audio, params)
+            elif method == "compare":
+                t, ref_t = run_compare(ref, r.take_audio, config)
+            elif method == "causal":
+                t, ref_t = run_causal(ref, r.take_audio, params)
+            else:
+                t, ref_t = run_arzt(r.ref_audio, r.take_audio)
+            spent = time.perf_counter() - t0
+            row = {"pair": p.name, "folder": p.folder, "condition": name, "method": method, "seconds": spent,
+                   **score(r, t, ref_t, duration, method != "compare")}  # fmt: skip
+            rows.append(row)
+            if per_pair:
+                print(pair_line(row), flush=True)
+    return rows, rendered, render_s, f"{p.name} (reference {ref_s:.1f} s)"
 
 
 def by_condition(
