@@ -24,11 +24,24 @@ def pytest_configure(config: pytest.Config) -> None:
     # audioread (librosa's fallback decoder) imports modules Python 3.13 drops; not ours to fix
     config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:audioread.*")
     # matcher's caches (filterbanks) in a folder of this run, not the user's home
-    # (subprocesses inherit it); kept for the whole session, like any user's cache.
+    # (subprocesses inherit it); kept for the whole session, like any user's cache, and
+    # removed at its end (every run used to leave one in the temporary folder).
     if not os.environ.get("MATCHER_CACHE_DIR"):
         import tempfile
 
-        os.environ["MATCHER_CACHE_DIR"] = tempfile.mkdtemp(prefix="matcher-test-cache-")
+        os.environ["MATCHER_CACHE_DIR"] = _RUN_CACHE[0] = tempfile.mkdtemp(prefix="matcher-test-cache-")
+
+
+#: The cache folder this run made, if it made one.
+_RUN_CACHE: list[str] = [""]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _RUN_CACHE[0]:
+        import shutil
+
+        shutil.rmtree(_RUN_CACHE[0], ignore_errors=True)
+        _RUN_CACHE[0] = ""
 
 
 # -- general -------------------------------------------------------------------------

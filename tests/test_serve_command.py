@@ -19,8 +19,8 @@ pytest.importorskip("cryptography")
 from matcher.serve.security import is_loopback, self_signed_certificate
 
 
-def _start(args: list[str], store: Path) -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+def _start(args: list[str], store: Path, env_extra: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env_extra or {})}
     proc = subprocess.Popen(
         [sys.executable, "-m", "matcher.serve", "--port", "0", "--store", str(store), *args],
         stdout=subprocess.PIPE,
@@ -74,6 +74,18 @@ def test_beyond_loopback_a_token_and_https_are_required(tmp_path: Path) -> None:
         assert _get(f"{base}/api/references?token={token}") == (200, b"[]")
     finally:
         _stop(proc)
+
+
+def test_a_stop_by_sigterm_leaves_no_temporary_files(tmp_path: Path) -> None:
+    """A service manager stops with SIGTERM: the server shuts down and its temporary folder
+    (here with the self-signed certificate's private key) goes with it."""
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    proc, _ = _start(["--host", "0.0.0.0"], tmp_path / "store", {"TMPDIR": str(temp)})
+    assert [p.name for p in temp.iterdir() if p.name.startswith("matcher-serve-")]  # made while serving
+    _stop(proc)
+    assert proc.returncode == 0
+    assert not [p.name for p in temp.iterdir() if p.name.startswith("matcher-serve-")]
 
 
 def test_cert_and_key_go_together(tmp_path: Path) -> None:
