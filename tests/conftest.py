@@ -29,19 +29,19 @@ def pytest_configure(config: pytest.Config) -> None:
     if not os.environ.get("MATCHER_CACHE_DIR"):
         import tempfile
 
-        os.environ["MATCHER_CACHE_DIR"] = _RUN_CACHE[0] = tempfile.mkdtemp(prefix="matcher-test-cache-")
+        os.environ["MATCHER_CACHE_DIR"] = config.stash[_RUN_CACHE] = tempfile.mkdtemp(prefix="matcher-test-cache-")
 
 
 #: The cache folder this run made, if it made one.
-_RUN_CACHE: list[str] = [""]
+_RUN_CACHE = pytest.StashKey[str]()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if _RUN_CACHE[0]:
+    run_cache = config.stash.get(_RUN_CACHE, "")
+    if run_cache:
         import shutil
 
-        shutil.rmtree(_RUN_CACHE[0], ignore_errors=True)
-        _RUN_CACHE[0] = ""
+        shutil.rmtree(run_cache, ignore_errors=True)
 
 
 # -- general -------------------------------------------------------------------------

@@ -82,10 +82,10 @@ def test_a_stop_by_sigterm_leaves_no_temporary_files(tmp_path: Path) -> None:
     temp = tmp_path / "temp"
     temp.mkdir()
     proc, _ = _start(["--host", "0.0.0.0"], tmp_path / "store", {"TMPDIR": str(temp)})
-    assert [p.name for p in temp.iterdir() if p.name.startswith("matcher-serve-")]  # made while serving
+    assert list(temp.glob("matcher-serve-*"))  # made while serving
     _stop(proc)
     assert proc.returncode == 0
-    assert not [p.name for p in temp.iterdir() if p.name.startswith("matcher-serve-")]
+    assert not list(temp.glob("matcher-serve-*"))
 
 
 def test_cert_and_key_go_together(tmp_path: Path) -> None:
