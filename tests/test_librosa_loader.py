@@ -51,3 +51,24 @@ def test_it_returns_librosa_without_a_writable_cache_folder(tmp_path: Path, monk
     monkeypatch.setattr("matcher.features.librosa_loader._loaded", False)
     librosa = load_librosa()
     assert librosa.yin is not None
+
+
+def test_the_matchmaker_baseline_imports_librosa_under_its_venvs_lock(tmp_path: Path) -> None:
+    """tools/baselines/run_matchmaker.py runs in pymatchmaker's own venv, which cannot
+    import matcher: it takes the same kind of lock, on a file in that venv, before
+    librosa. A bare venv stands in for it here (it has no librosa, so once the lock is
+    free the script stops at that import)."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    script = Path(__file__).resolve().parents[1] / "tools" / "baselines" / "run_matchmaker.py"
+    lock = open(venv / "numba-compile.lock", "a")  # noqa: SIM115 - released below
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    child = subprocess.Popen([venv / "bin" / "python", script, "--help"], stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.5)
+        assert child.poll() is None  # waiting for the lock, not failing at the import yet
+    finally:
+        lock.close()
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 1
+    assert "No module named 'librosa'" in err

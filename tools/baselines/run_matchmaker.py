@@ -31,15 +31,40 @@ its audio front end either way.
 from __future__ import annotations
 
 import argparse
+import fcntl
+import importlib
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
-import matchmaker
-import numpy as np
-from matchmaker.dp import OnlineTimeWarpingArztFrame, OnlineTimeWarpingDixonFrame
-from matchmaker.features.audio import FRAME_RATE, compute_features_from_audio
+
+def _import_librosa_under_lock() -> None:
+    """Import librosa's cached numba gufuncs with an exclusive lock on a file in this venv.
+
+    They compile at import and are cached on disk; two processes compiling them at once
+    (``eval_corpus.py --jobs 2`` on a fresh machine) can cache a wrapper and a kernel
+    that do not match, and every later run then segfaults (numba issue #10128; seen
+    here). matcher's own processes do the same in ``matcher/features/librosa_loader.py``,
+    which this venv cannot import (numpy < 2).
+    """
+    try:
+        lock = open(Path(sys.prefix) / "numba-compile.lock", "a")  # noqa: SIM115 - held below
+    except OSError:
+        return
+    with lock:  # closing releases the lock
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for name in ("librosa.util.utils", "librosa.core.audio", "librosa.core.pitch"):
+            importlib.import_module(name)
+
+
+_import_librosa_under_lock()
+
+import matchmaker  # noqa: E402 - after the gufuncs above
+import numpy as np  # noqa: E402
+from matchmaker.dp import OnlineTimeWarpingArztFrame, OnlineTimeWarpingDixonFrame  # noqa: E402
+from matchmaker.features.audio import FRAME_RATE, compute_features_from_audio  # noqa: E402
 
 # Feature processor each method was measured with for the anchors.
 DEFAULT_FEATURES = {"arzt": "chroma", "dixon": "log_spectral"}
