@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -378,6 +383,70 @@ def test_pairs_run_in_two_processes_as_in_one(tmp_path: Path) -> None:
     for a, b in zip(one, two, strict=True):
         np.testing.assert_allclose(b["errors"], a["errors"])
         assert b["tracked"] == a["tracked"]
+
+
+# Two percussion pairs under every piano condition in two processes: long enough to be
+# stopped while a worker renders.
+STOPPED_RUN = """
+import sys
+from pathlib import Path
+from matcher.evaluation import corpus_runs, percussion
+from matcher.evaluation import conditions as cond
+from matcher.follow import FollowParams
+out = Path(sys.argv[1])
+pairs = percussion.percussion_pairs("validation", out, seed=4, n=2)
+corpus_runs.run_pairs(pairs, list(cond.PIANO), ["follow"], FollowParams(), out / "cache", jobs=2)
+print("finished", flush=True)
+"""
+
+
+def _descendants(pid: int) -> set[int]:
+    """The processes below ``pid`` now (from /proc: children, their children, ...)."""
+    parent: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parent[int(stat.parent.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {c for c, p in parent.items() if p in frontier} - found
+        found |= frontier
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bool(cond.missing_tools()), reason="fluidsynth/timidity/sox or soundfonts absent")
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_a_run_stopped_by_sigterm_stops_its_workers_and_their_renderers(tmp_path: Path) -> None:
+    """Killing eval_corpus.py --jobs 2 with SIGTERM used to leave both workers running
+    (each going on through its pairs) and a renderer's temporary folder behind."""
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    run = subprocess.Popen(
+        [sys.executable, "-c", STOPPED_RUN, str(tmp_path / "run")],
+        env={**os.environ, "TMPDIR": str(temp)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    seen: set[int] = set()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and run.poll() is None:
+        below = _descendants(run.pid)
+        seen |= below
+        if any(_descendants(w) for w in below):  # a worker's renderer is running
+            break
+        time.sleep(0.02)
+    assert run.poll() is None, "the run ended before a renderer was seen"
+    run.send_signal(signal.SIGTERM)
+    out, _ = run.communicate(timeout=60)
+    assert "finished" not in out
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in seen):
+        time.sleep(0.1)
+    assert not [p for p in seen if Path(f"/proc/{p}").exists()]
+    assert not list(temp.iterdir())
 
 
 def _options(argv: list[str]) -> argparse.Namespace:

@@ -9,7 +9,11 @@ methods). Pairs come from :mod:`matcher.evaluation.corpus`, conditions from
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -172,17 +176,20 @@ def run_pairs(
     began = time.perf_counter()
     tasks = [(p, names, methods, params, cache, per_pair) for p in pairs]
     if jobs > 1 and len(pairs) > 1:
-        from concurrent.futures import ProcessPoolExecutor
         from multiprocessing import get_context
 
         longest_first = sorted(range(len(pairs)), key=lambda k: -float(pairs[k].beats()[0][-1]))
         done: dict[int, tuple] = {}
         # spawn: a fork would copy a parent that may hold threads (numba, BLAS) mid-lock.
-        with ProcessPoolExecutor(min(jobs, len(pairs)), mp_context=get_context("spawn")) as pool:
-            futures = {pool.submit(_pair_rows, *tasks[k]): k for k in longest_first}
-            for future in futures:
-                done[futures[future]] = result = future.result()
+        # Leaving the with-block early (a pair's error, Ctrl-C, SIGTERM) terminates the
+        # workers at once instead of running the pairs still queued.
+        with _sigterm_as_exit(), get_context("spawn").Pool(min(jobs, len(pairs)), _sigterm_as_exit_here) as pool:
+            pending = {k: pool.apply_async(_pair_rows, tasks[k]) for k in longest_first}
+            for k in longest_first:
+                done[k] = result = pending[k].get()
                 print(f"  done {result[3]}, {time.perf_counter() - began:.0f} s so far", flush=True)
+            pool.close()
+            pool.join()
         results = [done[k] for k in range(len(pairs))]
     else:
         results = []
@@ -192,6 +199,31 @@ def run_pairs(
     rows = [row for result in results for row in result[0]]
     rendered = [r for result in results for r in result[1]]
     return rows, rendered, sum(result[2] for result in results)
+
+
+def _raise_exit(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _sigterm_as_exit_here() -> None:
+    """SIGTERM unwinds this process like Ctrl-C, so its with-blocks run: a renderer's
+    running subprocess is killed and its temporary folder removed (by default SIGTERM
+    ends the process on the spot and leaves both behind). A pool worker's initializer."""
+    signal.signal(signal.SIGTERM, _raise_exit)
+
+
+@contextlib.contextmanager
+def _sigterm_as_exit() -> Iterator[None]:
+    """:func:`_sigterm_as_exit_here` for the block, in the main thread (elsewhere signals
+    cannot be set); the handler before it comes back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGTERM, _raise_exit)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 def _pair_rows(
