@@ -9,11 +9,7 @@ methods). Pairs come from :mod:`matcher.evaluation.corpus`, conditions from
 from __future__ import annotations
 
 import argparse
-import contextlib
-import signal
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +22,7 @@ from ..config import Config
 from ..features import YinModel
 from ..follow import FollowParams, follow_blocks
 from ..reference import Reference, build_reference
+from ..signals import exit_on_sigterm, sigterm_exits
 from . import baselines, corpus, tracking
 from . import conditions as cond
 from .causal import run_causal
@@ -183,7 +180,10 @@ def run_pairs(
         # spawn: a fork would copy a parent that may hold threads (numba, BLAS) mid-lock.
         # Leaving the with-block early (a pair's error, Ctrl-C, SIGTERM) terminates the
         # workers at once instead of running the pairs still queued.
-        with _sigterm_as_exit(), get_context("spawn").Pool(min(jobs, len(pairs)), _sigterm_as_exit_here) as pool:
+        with (
+            sigterm_exits(),
+            get_context("spawn").Pool(min(jobs, len(pairs)), exit_on_sigterm) as pool,
+        ):
             pending = {k: pool.apply_async(_pair_rows, tasks[k]) for k in longest_first}
             for k in longest_first:
                 done[k] = result = pending[k].get()
@@ -199,31 +199,6 @@ def run_pairs(
     rows = [row for result in results for row in result[0]]
     rendered = [r for result in results for r in result[1]]
     return rows, rendered, sum(result[2] for result in results)
-
-
-def _raise_exit(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
-
-
-def _sigterm_as_exit_here() -> None:
-    """SIGTERM unwinds this process like Ctrl-C, so its with-blocks run: a renderer's
-    running subprocess is killed and its temporary folder removed (by default SIGTERM
-    ends the process on the spot and leaves both behind). A pool worker's initializer."""
-    signal.signal(signal.SIGTERM, _raise_exit)
-
-
-@contextlib.contextmanager
-def _sigterm_as_exit() -> Iterator[None]:
-    """:func:`_sigterm_as_exit_here` for the block, in the main thread (elsewhere signals
-    cannot be set); the handler before it comes back after."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    before = signal.signal(signal.SIGTERM, _raise_exit)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, before)
 
 
 def _pair_rows(

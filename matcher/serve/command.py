@@ -4,17 +4,14 @@ or run alone with ``python -m matcher.serve``)."""
 from __future__ import annotations
 
 import asyncio
-import signal
 import tempfile
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
 from ..errors import ParameterError
+from ..signals import sigterm_exits
 from .security import is_loopback, new_token, self_signed_certificate
 
 
@@ -68,28 +65,12 @@ def serve(
             log_level="warning",
         )
         server = uvicorn.Server(config)
-        with _terminate_as_exit():
+        # SIGTERM (a service manager's stop) leaves through the with-blocks, as Ctrl-C does:
+        # uvicorn shuts down gracefully on it and then raises it again under the handler it
+        # found, and the default one would leave the temporary folder (with a self-signed
+        # certificate's private key) behind.
+        with sigterm_exits(0):
             asyncio.run(_serve_and_announce(server, f"{scheme}://{shown}:PORT{query}"))
-
-
-@contextmanager
-def _terminate_as_exit() -> Iterator[None]:
-    """SIGTERM (a service manager's stop) leaves through the ``with`` blocks around the
-    server, as Ctrl-C does. uvicorn shuts down gracefully on it and then raises it again
-    under the handler it found; the default one ended the process on the spot and left
-    the temporary folder, with a self-signed certificate's private key, behind."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def leave(signum: int, frame: Any) -> None:
-        raise SystemExit(0)
-
-    previous = signal.signal(signal.SIGTERM, leave)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 async def _serve_and_announce(server: Any, address: str) -> None:
